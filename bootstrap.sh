@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up CNN Studio on a fresh machine, then run it or its tests.
+#   bash bootstrap.sh run [app arguments]   installs what is missing, then launches the app
+#   bash bootstrap.sh test [pytest args]    installs what is missing, then runs the whole test suite headless
+# It creates .venv beside this file and installs the package with its test extra there. As root on
+# Debian/Ubuntu it also installs the system libraries Qt needs (headless for tests, X11 for the app).
+set -euo pipefail
+cd "$(dirname "$0")"
+mode="${1:-run}"; shift || true
+
+QT_HEADLESS_LIBS="libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 libgomp1"
+QT_X11_LIBS="libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 \
+libxcb-xkb1 libxkbcommon-x11-0"
+
+apt_install() {  # install the named Debian packages that are missing, when we can
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing system packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "bootstrap: please install these system packages: ${missing[*]}" >&2
+    fi
+}
+
+PYTHON="${PYTHON:-python3}"
+if command -v dpkg-query >/dev/null; then
+    if [ "$mode" = "test" ]; then apt_install $QT_HEADLESS_LIBS; else apt_install $QT_HEADLESS_LIBS $QT_X11_LIBS; fi
+    "$PYTHON" -c "import venv, ensurepip" 2>/dev/null || apt_install python3-venv
+fi
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.cnnstudio-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "bootstrap: installing cnnstudio and its dependencies into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[test]"
+    touch "$stamp"
+fi
+
+case "$mode" in
+    run)  exec .venv/bin/cnnstudio "$@" ;;
+    test) export QT_QPA_PLATFORM=offscreen; exec .venv/bin/python -m pytest "$@" ;;
+    *)    echo "usage: bash bootstrap.sh run|test [arguments]" >&2; exit 2 ;;
+esac

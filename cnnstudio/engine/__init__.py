@@ -1,0 +1,23 @@
+"""CNN Studio's numerical engine: NumPy + Numba only, float32, forward and backward.
+
+No Qt, no files, nothing of ours is imported here.
+"""
+from .activations import activation_backward, activation_forward, relu_backward, relu_forward
+from .conv import conv2d_backward, conv2d_forward, conv_geometry
+from .dense import dense_backward, dense_forward, flatten, softmax, softmax_cross_entropy
+from .network import ForwardTrace, Network, StageMaps, default_layers
+from .optim import SGD, Adam, glorot_init, he_init
+from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from .shapes import (ConvSpec, DenseSpec, LayerReport, conv_output_size, resolve_padding, same_padding,
+                     spec_from_dict, spec_to_dict, validate_layers)
+
+__all__ = [
+    "activation_backward", "activation_forward", "relu_backward", "relu_forward",
+    "conv2d_backward", "conv2d_forward", "conv_geometry",
+    "dense_backward", "dense_forward", "flatten", "softmax", "softmax_cross_entropy",
+    "ForwardTrace", "Network", "StageMaps", "default_layers",
+    "SGD", "Adam", "glorot_init", "he_init",
+    "avgpool2d_backward", "avgpool2d_forward", "maxpool2d_backward", "maxpool2d_forward",
+    "ConvSpec", "DenseSpec", "LayerReport", "conv_output_size", "resolve_padding", "same_padding",
+    "spec_from_dict", "spec_to_dict", "validate_layers",
+]

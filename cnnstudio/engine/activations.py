@@ -1,0 +1,83 @@
+"""Activations, forward and backward: ReLU, leaky ReLU, tanh, sigmoid (and identity).
+
+Kernels work on flat float32 arrays; the public functions accept any shape.
+Activation codes are small ints so fused kernels can take them as arguments.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+ACTIVATION_CODES = {"none": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
+LEAKY_SLOPE = 0.01
+
+
+@kernel
+def _activation_forward_flat(x, code, alpha, y):
+    for p in range(x.size):
+        v = x[p]
+        if code == 1:  # np.maximum(x, 0)
+            y[p] = v if v > 0 else np.float32(0.0)
+        elif code == 2:  # np.where(x > 0, x, alpha * x)
+            y[p] = v if v > 0 else alpha * v
+        elif code == 3:
+            y[p] = np.tanh(v)
+        elif code == 4:  # 1 / (1 + exp(-x)), written so exp never overflows
+            if v >= 0:
+                y[p] = np.float32(1.0) / (np.float32(1.0) + np.exp(-v))
+            else:
+                e = np.exp(v)
+                y[p] = e / (np.float32(1.0) + e)
+        else:
+            y[p] = v
+
+
+@kernel
+def _activation_backward_flat(x, y, grad_y, code, alpha, gx):
+    for p in range(x.size):
+        g = grad_y[p]
+        if code == 1:
+            gx[p] = g if x[p] > 0 else np.float32(0.0)
+        elif code == 2:
+            gx[p] = g if x[p] > 0 else alpha * g
+        elif code == 3:
+            gx[p] = g * (np.float32(1.0) - y[p] * y[p])
+        elif code == 4:
+            gx[p] = g * y[p] * (np.float32(1.0) - y[p])
+        else:
+            gx[p] = g
+
+
+def activation_code(kind: str) -> int:
+    try:
+        return ACTIVATION_CODES[kind]
+    except KeyError:
+        raise ValueError(f"unknown activation {kind!r}. Fix: choose one of {', '.join(ACTIVATION_CODES)}.") from None
+
+
+def activation_forward(x, kind="relu", alpha=LEAKY_SLOPE):
+    """Apply an activation elementwise; returns a new float32 array of x's shape."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.empty_like(x)
+    _activation_forward_flat(x.reshape(-1), activation_code(kind), np.float32(alpha), y.reshape(-1))
+    return y
+
+
+def activation_backward(x, y, grad_y, kind="relu", alpha=LEAKY_SLOPE):
+    """Gradient with respect to the input, given the forward input x and output y."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    grad_y = np.ascontiguousarray(grad_y, dtype=np.float32)
+    gx = np.empty_like(x)
+    _activation_backward_flat(x.reshape(-1), y.reshape(-1), grad_y.reshape(-1),
+                              activation_code(kind), np.float32(alpha), gx.reshape(-1))
+    return gx
+
+
+def relu_forward(x):
+    return activation_forward(x, "relu")
+
+
+def relu_backward(x, grad_y):
+    return activation_backward(x, x, grad_y, "relu")

@@ -1,0 +1,263 @@
+"""2-D convolution (cross-correlation, as PyTorch's ``conv2d``), forward and backward.
+
+Layout: batches ``(N, C, H, W)``, weights ``(Co, Ci, KH, KW)``, float32, row-major.
+
+For stride 1 the kernels use a "wide row" trick: the zero-padded input of one
+channel is kept as one flat row of width ``Wp``, and the output is computed on
+that same width, so the innermost loop runs contiguously over ``Ho * Wp``
+values (long, vectorisable rows) instead of ``Wo`` (7 or 14 at MNIST sizes).
+The last ``Wp - Wo`` columns of each wide output row are discarded.  Other
+strides use a direct loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel, parallel_kernel, prange
+from .shapes import resolve_padding
+
+
+@kernel
+def _pad_image(x, pad_top, pad_left, Hp, Wp, extra):
+    """Zero-padded copy of one image (C, H, W) as flat rows (C, Hp * Wp + extra).
+
+    Input cells that fall outside the region the window reaches are dropped.
+    """
+    C, H, W = x.shape
+    xp = np.zeros((C, Hp * Wp + extra), dtype=np.float32)
+    for c in range(C):
+        for i in range(H):
+            pi = i + pad_top
+            if pi < 0 or pi >= Hp:
+                continue
+            for j in range(W):
+                pj = j + pad_left
+                if 0 <= pj < Wp:
+                    xp[c, pi * Wp + pj] = x[c, i, j]
+    return xp
+
+
+@kernel
+def _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, y):
+    """y[co] = bias[co] + sum_ci,ki,kj weight[co,ci,ki,kj] * xpad[ci, i*S+ki, j*S+kj] for one image."""
+    Co, Ci, KH, KW = weight.shape
+    Hp = (Ho - 1) * stride + KH
+    Wp = (Wo - 1) * stride + KW
+    xp = _pad_image(x, pad_top, pad_left, Hp, Wp, KW)
+    if stride == 1:
+        L = Ho * Wp
+        acc = np.empty(L, dtype=np.float32)
+        for co in range(Co):
+            acc[:] = bias[co]
+            for ci in range(Ci):
+                for ki in range(KH):
+                    for kj in range(KW):
+                        w = weight[co, ci, ki, kj]
+                        off = ki * Wp + kj
+                        for p in range(L):
+                            acc[p] += w * xp[ci, off + p]
+            for i in range(Ho):
+                for j in range(Wo):
+                    y[co, i, j] = acc[i * Wp + j]
+    else:
+        for co in range(Co):
+            y[co, :, :] = bias[co]
+            for ci in range(Ci):
+                for ki in range(KH):
+                    for kj in range(KW):
+                        w = weight[co, ci, ki, kj]
+                        for i in range(Ho):
+                            row = (i * stride + ki) * Wp + kj
+                            for j in range(Wo):
+                                y[co, i, j] += w * xp[ci, row + j * stride]
+
+
+@kernel
+def _conv_forward_serial(x, weight, bias, stride, pad_top, pad_left, Ho, Wo):
+    y = np.empty((x.shape[0], weight.shape[0], Ho, Wo), dtype=np.float32)
+    for n in range(x.shape[0]):
+        _conv_forward_image(x[n], weight, bias, stride, pad_top, pad_left, Ho, Wo, y[n])
+    return y
+
+
+@parallel_kernel
+def _conv_forward_parallel(x, weight, bias, stride, pad_top, pad_left, Ho, Wo):
+    y = np.empty((x.shape[0], weight.shape[0], Ho, Wo), dtype=np.float32)
+    for n in prange(x.shape[0]):
+        _conv_forward_image(x[n], weight, bias, stride, pad_top, pad_left, Ho, Wo, y[n])
+    return y
+
+
+@kernel
+def _conv_backward_image(x, weight, grad_y, stride, pad_top, pad_left, need_gx, gx, gw, gb):
+    """Accumulate one image's weight and bias gradients into gw, gb; if need_gx, write its input gradient gx."""
+    Co, Ci, KH, KW = weight.shape
+    _, Ho, Wo = grad_y.shape
+    C, H, W = x.shape
+    Hp = (Ho - 1) * stride + KH
+    Wp = (Wo - 1) * stride + KW
+    xp = _pad_image(x, pad_top, pad_left, Hp, Wp, KW)
+    gxp = np.zeros_like(xp)
+    if stride == 1:
+        L = Ho * Wp
+        gy = np.zeros(L, dtype=np.float32)  # grad_y on the wide rows, zero in the discarded columns
+        for co in range(Co):
+            total = np.float32(0.0)
+            for i in range(Ho):
+                for j in range(Wo):
+                    gy[i * Wp + j] = grad_y[co, i, j]
+                    total += grad_y[co, i, j]
+            gb[co] += total
+            for ci in range(Ci):
+                for ki in range(KH):
+                    for kj in range(KW):
+                        off = ki * Wp + kj
+                        w = weight[co, ci, ki, kj]
+                        s = np.float32(0.0)
+                        for p in range(L):
+                            s += gy[p] * xp[ci, off + p]
+                        gw[co, ci, ki, kj] += s
+                        if need_gx:
+                            for p in range(L):
+                                gxp[ci, off + p] += w * gy[p]
+    else:
+        for co in range(Co):
+            total = np.float32(0.0)
+            for i in range(Ho):
+                for j in range(Wo):
+                    total += grad_y[co, i, j]
+            gb[co] += total
+            for ci in range(Ci):
+                for ki in range(KH):
+                    for kj in range(KW):
+                        w = weight[co, ci, ki, kj]
+                        s = np.float32(0.0)
+                        for i in range(Ho):
+                            row = (i * stride + ki) * Wp + kj
+                            for j in range(Wo):
+                                g = grad_y[co, i, j]
+                                s += g * xp[ci, row + j * stride]
+                                if need_gx:
+                                    gxp[ci, row + j * stride] += w * g
+                        gw[co, ci, ki, kj] += s
+    if not need_gx:
+        return
+    for c in range(C):
+        for i in range(H):
+            pi = i + pad_top
+            for j in range(W):
+                pj = j + pad_left
+                if 0 <= pi < Hp and 0 <= pj < Wp:
+                    gx[c, i, j] = gxp[c, pi * Wp + pj]
+                else:
+                    gx[c, i, j] = 0.0
+
+
+@kernel
+def _conv_backward_serial(x, weight, grad_y, stride, pad_top, pad_left):
+    gx = np.empty_like(x)
+    gw = np.zeros_like(weight)
+    gb = np.zeros(weight.shape[0], dtype=np.float32)
+    for n in range(x.shape[0]):
+        _conv_backward_image(x[n], weight, grad_y[n], stride, pad_top, pad_left, True, gx[n], gw, gb)
+    return gx, gw, gb
+
+
+@parallel_kernel
+def _conv_backward_parallel(x, weight, grad_y, stride, pad_top, pad_left):
+    N = x.shape[0]
+    Co, Ci, KH, KW = weight.shape
+    gx = np.empty_like(x)
+    gw_each = np.zeros((N, Co, Ci, KH, KW), dtype=np.float32)  # one private buffer per image, summed once
+    gb_each = np.zeros((N, Co), dtype=np.float32)
+    for n in prange(N):
+        _conv_backward_image(x[n], weight, grad_y[n], stride, pad_top, pad_left, True, gx[n], gw_each[n],
+                             gb_each[n])
+    gw = np.zeros_like(weight)
+    gb = np.zeros(Co, dtype=np.float32)
+    for n in range(N):
+        gw += gw_each[n]
+        gb += gb_each[n]
+    return gx, gw, gb
+
+
+# Below this batch size a parallel loop costs more in thread wake-ups than it saves.
+PARALLEL_MIN_BATCH = 4
+
+
+def conv_geometry(x_shape, weight_shape, stride, padding):
+    """(Ho, Wo, pad_top, pad_left) of a convolution; ``padding`` is an int or ``"same"``."""
+    _, _, H, W = x_shape
+    _, _, KH, KW = weight_shape
+    Ho, pad_h = resolve_padding(H, KH, stride, padding)
+    Wo, pad_w = resolve_padding(W, KW, stride, padding)
+    return Ho, Wo, pad_h.before, pad_w.before
+
+
+def _check_args(x, weight, stride, padding):
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv2d: x must be (N, C, H, W) and weight (Co, Ci, K, K); got {x.shape} and {weight.shape}.")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: x has {x.shape[1]} channels but the weight expects {weight.shape[1]}. "
+                         f"Fix: make weight.shape[1] equal the number of input channels.")
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"conv2d: stride S = {stride!r} must be an integer >= 1. Fix: use stride 1 to 4.")
+    if padding != "same":
+        K = max(weight.shape[2], weight.shape[3])
+        if not isinstance(padding, (int, np.integer)) or padding < 0 or padding >= K:
+            raise ValueError(f"conv2d: padding P = {padding!r} must be an integer with 0 <= P < K = {K}, or 'same'. "
+                             f"Fix: use a padding between 0 and {K - 1}.")
+    Ho, Wo, pad_top, pad_left = conv_geometry(x.shape, weight.shape, stride, padding)
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"conv2d: kernel {weight.shape[2]}x{weight.shape[3]} is larger than the padded input "
+                         f"{x.shape[2]}x{x.shape[3]} (padding {padding}). Fix: use a smaller kernel or more padding.")
+    return Ho, Wo, pad_top, pad_left
+
+
+def _as_f32(a):
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def conv2d_forward(x, weight, bias, stride=1, padding=0):
+    """Cross-correlate a batch with a bank of kernels.
+
+    Parameters
+    ----------
+    x : (N, Ci, H, W) float32
+    weight : (Co, Ci, K, K) float32
+    bias : (Co,) float32
+    stride : int >= 1
+    padding : int in 0..K-1 (zeros on every side) or ``"same"`` (output = ceil(W / S))
+
+    Returns
+    -------
+    y : (N, Co, Ho, Wo) float32, Ho = (H - K + 2P) // S + 1
+    """
+    x, weight, bias = _as_f32(x), _as_f32(weight), _as_f32(bias)
+    Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding)
+    if not np.isfinite(x).all():
+        raise ValueError("conv2d: the input contains NaN or infinite values. Fix: pass finite pixel values.")
+    run = _conv_forward_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else _conv_forward_serial
+    return run(x, weight, bias, int(stride), pad_top, pad_left, Ho, Wo)
+
+
+def conv2d_backward(x, weight, grad_y, stride=1, padding=0):
+    """Gradients of a convolution.
+
+    Parameters
+    ----------
+    x : (N, Ci, H, W) float32, the forward input
+    weight : (Co, Ci, K, K) float32
+    grad_y : (N, Co, Ho, Wo) float32, gradient of the loss with respect to the output
+
+    Returns
+    -------
+    gx : (N, Ci, H, W), gw : (Co, Ci, K, K), gb : (Co,), all float32
+    """
+    x, weight, grad_y = _as_f32(x), _as_f32(weight), _as_f32(grad_y)
+    Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding)
+    if grad_y.shape != (x.shape[0], weight.shape[0], Ho, Wo):
+        raise ValueError(f"conv2d_backward: grad_y has shape {grad_y.shape}, expected "
+                         f"{(x.shape[0], weight.shape[0], Ho, Wo)}.")
+    run = _conv_backward_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else _conv_backward_serial
+    return run(x, weight, grad_y, int(stride), pad_top, pad_left)

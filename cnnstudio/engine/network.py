@@ -1,0 +1,379 @@
+"""A small CNN built from layer specs: conv stages (conv -> activation -> pool), then dense layers, then softmax.
+
+Each conv stage runs as one fused kernel per image (convolution, activation and
+pooling in one Numba call), so the live one-image forward costs a handful of
+calls, and a training batch runs its images in parallel (``prange``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._jit import kernel, parallel_kernel, prange
+from .activations import LEAKY_SLOPE, _activation_backward_flat, _activation_forward_flat, activation_code
+from .conv import _conv_backward_image, _conv_forward_image
+from .dense import _dense_backward, _dense_forward, _softmax, _softmax_cross_entropy
+from .optim import glorot_init, he_init
+from .pooling import POOL_CODES, _avgpool_plane, _maxpool_plane
+from .shapes import ConvSpec, DenseSpec, resolve_padding, validate_layers
+
+
+def default_layers() -> list:
+    """1x28x28 -> conv 8 3x3 pad 1 -> ReLU -> max pool 2 -> conv 16 3x3 pad 1 -> ReLU -> max pool 2 -> dense 10."""
+    return [ConvSpec(filters=8, kernel=3, padding=1), ConvSpec(filters=16, kernel=3, padding=1), DenseSpec(units=10)]
+
+
+# ---------------------------------------------------------------- fused stage kernels
+
+@kernel
+def _stage_forward_image(x, weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
+                         conv, activated, pooled, winner):
+    """One image through conv -> activation -> pool, writing every intermediate map."""
+    Ho, Wo = conv.shape[1], conv.shape[2]
+    _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, conv)
+    _activation_forward_flat(conv.reshape(-1), act, alpha, activated.reshape(-1))
+    if pool == 1:
+        for c in range(conv.shape[0]):
+            _maxpool_plane(activated[c], pool_size, pool_stride, pooled[c], winner[c])
+    elif pool == 2:
+        for c in range(conv.shape[0]):
+            _avgpool_plane(activated[c], pool_size, pool_stride, pooled[c])
+
+
+@kernel
+def _stage_forward_serial(x, weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
+                          conv, activated, pooled, winner):
+    for n in range(x.shape[0]):
+        _stage_forward_image(x[n], weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size,
+                             pool_stride, conv[n], activated[n], pooled[n], winner[n])
+
+
+@parallel_kernel
+def _stage_forward_parallel(x, weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
+                            conv, activated, pooled, winner):
+    for n in prange(x.shape[0]):
+        _stage_forward_image(x[n], weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size,
+                             pool_stride, conv[n], activated[n], pooled[n], winner[n])
+
+
+@kernel
+def _stage_backward_image(x, weight, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
+                          conv, activated, winner, grad_pooled, need_gx, gx, gw, gb):
+    """Backward through pool -> activation -> conv for one image."""
+    C, Ho, Wo = conv.shape
+    grad_act = np.zeros((C, Ho, Wo), dtype=np.float32)
+    if pool == 1:
+        Hq, Wq = grad_pooled.shape[1], grad_pooled.shape[2]
+        for c in range(C):
+            flat = grad_act[c].reshape(-1)
+            for i in range(Hq):
+                for j in range(Wq):
+                    flat[winner[c, i, j]] += grad_pooled[c, i, j]
+    elif pool == 2:
+        Hq, Wq = grad_pooled.shape[1], grad_pooled.shape[2]
+        scale = np.float32(1.0 / (pool_size * pool_size))
+        for c in range(C):
+            for i in range(Hq):
+                for j in range(Wq):
+                    g = grad_pooled[c, i, j] * scale
+                    for ki in range(pool_size):
+                        for kj in range(pool_size):
+                            grad_act[c, i * pool_stride + ki, j * pool_stride + kj] += g
+    else:
+        grad_act[:, :, :] = grad_pooled
+    grad_conv = np.empty_like(grad_act)
+    _activation_backward_flat(conv.reshape(-1), activated.reshape(-1), grad_act.reshape(-1), act, alpha,
+                              grad_conv.reshape(-1))
+    _conv_backward_image(x, weight, grad_conv, stride, pad_top, pad_left, need_gx, gx, gw, gb)
+
+
+@parallel_kernel
+def _stage_backward_parallel(x, weight, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
+                             conv, activated, winner, grad_pooled, need_gx):
+    N = x.shape[0]
+    Co, Ci, KH, KW = weight.shape
+    gx = np.zeros_like(x)
+    gw_each = np.zeros((N, Co, Ci, KH, KW), dtype=np.float32)  # private per image, summed once below
+    gb_each = np.zeros((N, Co), dtype=np.float32)
+    for n in prange(N):
+        _stage_backward_image(x[n], weight, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
+                              conv[n], activated[n], winner[n], grad_pooled[n], need_gx, gx[n], gw_each[n],
+                              gb_each[n])
+    gw = np.zeros_like(weight)
+    gb = np.zeros(Co, dtype=np.float32)
+    for n in range(N):
+        gw += gw_each[n]
+        gb += gb_each[n]
+    return gx, gw, gb
+
+
+@kernel
+def _dense_stack_forward_image(flat, weights, biases, codes, alpha):
+    """Dense layers on one flattened vector; returns every layer's output and the probabilities."""
+    h = flat.reshape(1, -1)
+    outputs = []
+    for k in range(len(weights)):
+        z = _dense_forward(h, weights[k], biases[k])
+        a = np.empty_like(z)
+        _activation_forward_flat(z.reshape(-1), codes[k], alpha, a.reshape(-1))
+        outputs.append(a)
+        h = a
+    return outputs, _softmax(h)
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class StageMaps:
+    """The maps of one conv stage for one image, each (filters, height, width) float32."""
+
+    conv: np.ndarray
+    activation: np.ndarray
+    pooled: np.ndarray
+    winner: np.ndarray  # flat index of each max-pool window's winner in its activation plane
+
+
+@dataclass
+class ForwardTrace:
+    """Every intermediate map of one image's forward pass (what the live panels draw)."""
+
+    input: np.ndarray                     # (C, H, W)
+    stages: list[StageMaps]               # one per conv stage
+    flat: np.ndarray                      # (D,) the last pooled maps, flattened
+    dense: list[np.ndarray] = field(default_factory=list)  # (units,) each dense layer's output
+    logits: np.ndarray = None             # (classes,)
+    probabilities: np.ndarray = None      # (classes,)
+
+
+@dataclass
+class _Geometry:
+    """Resolved numbers of one conv stage on its input."""
+
+    in_shape: tuple
+    Ho: int
+    Wo: int
+    pad_top: int
+    pad_left: int
+    act: int
+    pool: int
+    Hq: int
+    Wq: int
+
+
+# ---------------------------------------------------------------- the network
+
+class Network:
+    """A CNN of conv stages and dense layers, with weights as float32 arrays.
+
+    Parameters
+    ----------
+    layers : list of ConvSpec / DenseSpec, ending with a DenseSpec (the softmax's logits)
+    input_shape : (C, H, W)
+    seed : seed of the He/Glorot initialisation
+
+    ``params`` lists the weight arrays in layer order: ``[w0, b0, w1, b1, ...]``
+    (conv weights (Co, Ci, K, K), dense weights (units, inputs)).  They are
+    updated in place by optimizers; ``weight(i)`` / ``bias(i)`` give layer i's.
+    """
+
+    def __init__(self, layers=None, input_shape=(1, 28, 28), seed=0):
+        self.layers = list(default_layers() if layers is None else layers)
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.reports = validate_layers(self.input_shape, self.layers)
+        self._geometry = self._resolve()
+        self.params = self._initial_params(np.random.default_rng(seed))
+
+    # -- structure
+    def _resolve(self) -> list:
+        geometry = []
+        shape = self.input_shape
+        for spec, report in zip(self.layers, self.reports):
+            if isinstance(spec, ConvSpec):
+                Ho, pad_h = resolve_padding(shape[1], spec.kernel, spec.stride, spec.padding)
+                Wo, pad_w = resolve_padding(shape[2], spec.kernel, spec.stride, spec.padding)
+                geometry.append(_Geometry(shape, Ho, Wo, pad_h.before, pad_w.before, activation_code(spec.activation),
+                                          POOL_CODES[spec.pool], report.output_shape[1], report.output_shape[2]))
+            shape = report.output_shape
+        return geometry
+
+    @property
+    def conv_specs(self) -> list[ConvSpec]:
+        return [s for s in self.layers if isinstance(s, ConvSpec)]
+
+    @property
+    def dense_specs(self) -> list[DenseSpec]:
+        return [s for s in self.layers if isinstance(s, DenseSpec)]
+
+    @property
+    def num_classes(self) -> int:
+        return self.layers[-1].units
+
+    @property
+    def flat_size(self) -> int:
+        n_conv = len(self.conv_specs)
+        return int(np.prod(self.reports[n_conv - 1].output_shape)) if n_conv else int(np.prod(self.input_shape))
+
+    def _initial_params(self, rng) -> list[np.ndarray]:
+        params = []
+        shape = self.input_shape
+        for spec, report in zip(self.layers, self.reports):
+            if isinstance(spec, ConvSpec):
+                fan_in = shape[0] * spec.kernel * spec.kernel
+                fan_out = spec.filters * spec.kernel * spec.kernel
+                wshape = (spec.filters, shape[0], spec.kernel, spec.kernel)
+            else:
+                fan_in = int(np.prod(shape))
+                fan_out = spec.units
+                wshape = (spec.units, fan_in)
+            if spec.activation in ("relu", "leaky_relu"):
+                w = he_init(rng, wshape, fan_in)
+            else:
+                w = glorot_init(rng, wshape, fan_in, fan_out)
+            params += [w, np.zeros(wshape[0], dtype=np.float32)]
+            shape = report.output_shape
+        return params
+
+    def weight(self, layer: int) -> np.ndarray:
+        return self.params[2 * layer]
+
+    def bias(self, layer: int) -> np.ndarray:
+        return self.params[2 * layer + 1]
+
+    def weight_counts(self) -> list[int]:
+        """Number of trainable numbers (weights + biases) per layer."""
+        return [self.params[2 * k].size + self.params[2 * k + 1].size for k in range(len(self.layers))]
+
+    def get_state(self) -> list[np.ndarray]:
+        return [p.copy() for p in self.params]
+
+    def set_state(self, state) -> None:
+        if len(state) != len(self.params) or any(a.shape != p.shape for a, p in zip(state, self.params)):
+            raise ValueError("these weights do not fit this network's architecture")
+        for p, a in zip(self.params, state):
+            p[...] = a
+
+    def copy(self) -> Network:
+        other = Network.__new__(Network)
+        other.layers, other.input_shape, other.reports = list(self.layers), self.input_shape, self.reports
+        other._geometry = self._geometry
+        other.params = self.get_state()
+        return other
+
+    # -- input checks
+    def _as_batch(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 3 and len(self.input_shape) == 3 and x.shape[0] != self.input_shape[0] and self.input_shape[0] == 1:
+            x = x[:, None]
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
+            raise ValueError(f"input of shape {x.shape} does not fit this network, which takes (N, "
+                             f"{', '.join(map(str, self.input_shape))}). Fix: resize the images to "
+                             f"{self.input_shape[1]}x{self.input_shape[2]}.")
+        if not np.isfinite(x).all():
+            raise ValueError("the input contains NaN or infinite values. Fix: pass finite pixel values.")
+        return np.ascontiguousarray(x)
+
+    # -- the live path: one image, every map
+    def forward_maps(self, image) -> ForwardTrace:
+        """Forward one image ((C, H, W), or (H, W) for one channel), returning every intermediate map."""
+        x = np.asarray(image, dtype=np.float32)
+        if x.ndim == 2:
+            x = x[None]
+        x = self._as_batch(x[None])[0]
+        stages = []
+        h = x
+        for k, (spec, g) in enumerate(zip(self.conv_specs, self._geometry)):
+            conv = np.empty((spec.filters, g.Ho, g.Wo), dtype=np.float32)
+            activated = np.empty_like(conv)
+            if g.pool:
+                pooled = np.empty((spec.filters, g.Hq, g.Wq), dtype=np.float32)
+                winner = np.zeros((spec.filters, g.Hq, g.Wq), dtype=np.int64)
+            else:
+                pooled, winner = activated, np.zeros((spec.filters, 0, 0), dtype=np.int64)
+            _stage_forward_image(h, self.params[2 * k], self.params[2 * k + 1], spec.stride, g.pad_top, g.pad_left,
+                                 g.act, np.float32(LEAKY_SLOPE), g.pool, spec.pool_size, spec.pool_stride,
+                                 conv, activated, pooled, winner)
+            stages.append(StageMaps(conv, activated, pooled, winner))
+            h = pooled
+        flat = h.reshape(-1)
+        n_conv = len(stages)
+        dense_w = [self.params[2 * k] for k in range(n_conv, len(self.layers))]
+        dense_b = [self.params[2 * k + 1] for k in range(n_conv, len(self.layers))]
+        codes = np.array([activation_code(s.activation) for s in self.dense_specs], dtype=np.int64)
+        outputs, probs = _dense_stack_forward_image(flat, _typed(dense_w), _typed(dense_b), codes,
+                                                     np.float32(LEAKY_SLOPE))
+        dense = [o[0] for o in outputs]
+        return ForwardTrace(x, stages, flat, dense, dense[-1], probs[0])
+
+    # -- the batch path: training and evaluation
+    def _forward_batch(self, x):
+        caches = []
+        h = x
+        N = x.shape[0]
+        run = _stage_forward_parallel if N >= 4 else _stage_forward_serial
+        for k, (spec, g) in enumerate(zip(self.conv_specs, self._geometry)):
+            conv = np.empty((N, spec.filters, g.Ho, g.Wo), dtype=np.float32)
+            activated = np.empty_like(conv)
+            if g.pool:
+                pooled = np.empty((N, spec.filters, g.Hq, g.Wq), dtype=np.float32)
+                winner = np.zeros((N, spec.filters, g.Hq, g.Wq), dtype=np.int64)
+            else:
+                pooled, winner = activated, np.zeros((N, spec.filters, 0, 0), dtype=np.int64)
+            run(h, self.params[2 * k], self.params[2 * k + 1], spec.stride, g.pad_top, g.pad_left, g.act,
+                np.float32(LEAKY_SLOPE), g.pool, spec.pool_size, spec.pool_stride, conv, activated, pooled, winner)
+            caches.append((h, conv, activated, winner))
+            h = pooled
+        h = h.reshape(N, -1)
+        for k in range(len(caches), len(self.layers)):
+            z = _dense_forward(h, self.params[2 * k], self.params[2 * k + 1])
+            a = np.empty_like(z)
+            _activation_forward_flat(z.reshape(-1), activation_code(self.layers[k].activation),
+                                     np.float32(LEAKY_SLOPE), a.reshape(-1))
+            caches.append((h, z, a))
+            h = a
+        return h, caches
+
+    def forward(self, x, batch_size: int = 256) -> np.ndarray:
+        """Logits (N, classes) of a batch (N, C, H, W), computed in chunks of ``batch_size``."""
+        x = self._as_batch(x)
+        chunks = [self._forward_batch(x[s:s + batch_size])[0] for s in range(0, x.shape[0], batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.num_classes), np.float32)
+
+    def predict_proba(self, x, batch_size: int = 256) -> np.ndarray:
+        """Softmax probabilities (N, classes) of a batch."""
+        return _softmax(self.forward(x, batch_size))
+
+    def loss_and_grads(self, x, labels):
+        """Mean cross-entropy of a batch and the gradient of every parameter.
+
+        Returns ``(loss, grads, logits)``; ``grads`` matches ``params``.
+        """
+        x = self._as_batch(x)
+        logits, caches = self._forward_batch(x)
+        loss, grad = _softmax_cross_entropy(logits, np.ascontiguousarray(labels, dtype=np.int64))
+        grads: list = [None] * len(self.params)
+        n_conv = len(self.conv_specs)
+        for k in range(len(self.layers) - 1, n_conv - 1, -1):
+            h, z, a = caches[k]
+            g = np.empty_like(z)
+            _activation_backward_flat(z.reshape(-1), a.reshape(-1), grad.reshape(-1),
+                                      activation_code(self.layers[k].activation), np.float32(LEAKY_SLOPE),
+                                      g.reshape(-1))
+            grad, grads[2 * k], grads[2 * k + 1] = _dense_backward(h, self.params[2 * k], g)
+        for k in range(n_conv - 1, -1, -1):
+            spec, g = self.conv_specs[k], self._geometry[k]
+            h, conv, activated, winner = caches[k]
+            grad_pooled = np.ascontiguousarray(grad.reshape((x.shape[0],) + self.reports[k].output_shape))
+            grad, grads[2 * k], grads[2 * k + 1] = _stage_backward_parallel(
+                h, self.params[2 * k], spec.stride, g.pad_top, g.pad_left, g.act, np.float32(LEAKY_SLOPE), g.pool,
+                spec.pool_size, spec.pool_stride, conv, activated, winner, grad_pooled, k > 0)
+        return float(loss), grads, logits
+
+
+def _typed(arrays):
+    """A Numba typed list of arrays (a plain list when the JIT is disabled)."""
+    from numba.typed import List
+    out = List()
+    for a in arrays:
+        out.append(a)
+    return out

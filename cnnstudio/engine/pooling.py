@@ -1,0 +1,141 @@
+"""Max and average pooling over (N, C, H, W), any window size and stride, no padding.
+
+Max pooling records, for every output cell, the flat index (row * W + col) of
+the winning input cell in its plane; the backward pass routes the gradient
+there (the first maximum wins a tie, as in PyTorch).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+from .shapes import conv_output_size
+
+POOL_CODES = {"none": 0, "max": 1, "avg": 2}
+
+
+@kernel
+def _maxpool_plane(x, size, stride, y, winner):
+    """x (H, W) -> y (Ho, Wo), winner (Ho, Wo) flat index of each window's maximum."""
+    Ho, Wo = y.shape
+    W = x.shape[1]
+    for i in range(Ho):
+        for j in range(Wo):
+            best = x[i * stride, j * stride]
+            at = (i * stride) * W + j * stride
+            for ki in range(size):
+                for kj in range(size):
+                    v = x[i * stride + ki, j * stride + kj]
+                    if v > best:
+                        best = v
+                        at = (i * stride + ki) * W + j * stride + kj
+            y[i, j] = best
+            winner[i, j] = at
+
+
+@kernel
+def _avgpool_plane(x, size, stride, y):
+    Ho, Wo = y.shape
+    scale = np.float32(1.0 / (size * size))
+    for i in range(Ho):
+        for j in range(Wo):
+            s = np.float32(0.0)
+            for ki in range(size):
+                for kj in range(size):
+                    s += x[i * stride + ki, j * stride + kj]
+            y[i, j] = s * scale
+
+
+@kernel
+def _pool_forward(x, code, size, stride, y, winner):
+    """Pool every plane of x (N, C, H, W) into y (N, C, Ho, Wo); code 1 = max, 2 = average."""
+    N, C = x.shape[0], x.shape[1]
+    for n in range(N):
+        for c in range(C):
+            if code == 1:
+                _maxpool_plane(x[n, c], size, stride, y[n, c], winner[n, c])
+            else:
+                _avgpool_plane(x[n, c], size, stride, y[n, c])
+
+
+@kernel
+def _maxpool_backward(grad_y, winner, H, W):
+    N, C, Ho, Wo = grad_y.shape
+    gx = np.zeros((N, C, H, W), dtype=np.float32)
+    for n in range(N):
+        for c in range(C):
+            flat = gx[n, c].reshape(-1)
+            for i in range(Ho):
+                for j in range(Wo):
+                    flat[winner[n, c, i, j]] += grad_y[n, c, i, j]
+    return gx
+
+
+@kernel
+def _avgpool_backward(grad_y, size, stride, H, W):
+    N, C, Ho, Wo = grad_y.shape
+    gx = np.zeros((N, C, H, W), dtype=np.float32)
+    scale = np.float32(1.0 / (size * size))
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    g = grad_y[n, c, i, j] * scale
+                    for ki in range(size):
+                        for kj in range(size):
+                            gx[n, c, i * stride + ki, j * stride + kj] += g
+    return gx
+
+
+def pool_output_shape(x_shape, size, stride):
+    N, C, H, W = x_shape
+    return N, C, conv_output_size(H, size, stride), conv_output_size(W, size, stride)
+
+
+def _check_pool(x, size, stride):
+    if x.ndim != 4:
+        raise ValueError(f"pooling: x must be (N, C, H, W); got shape {x.shape}.")
+    if size < 1 or stride < 1:
+        raise ValueError(f"pooling: size {size} and stride {stride} must be at least 1. Fix: use size 2, stride 2.")
+    if size > x.shape[2] or size > x.shape[3]:
+        raise ValueError(f"pooling: window {size} is larger than the {x.shape[2]}x{x.shape[3]} map. "
+                         f"Fix: use a window of at most {min(x.shape[2], x.shape[3])}.")
+
+
+def maxpool2d_forward(x, size=2, stride=2):
+    """Max pooling.
+
+    Returns
+    -------
+    y : (N, C, Ho, Wo) float32
+    winner : (N, C, Ho, Wo) int64, flat index (row * W + col) in each input plane
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    _check_pool(x, size, stride)
+    shape = pool_output_shape(x.shape, size, stride)
+    y = np.empty(shape, dtype=np.float32)
+    winner = np.empty(shape, dtype=np.int64)
+    _pool_forward(x, 1, int(size), int(stride), y, winner)
+    return y, winner
+
+
+def maxpool2d_backward(grad_y, winner, x_shape):
+    """Route each output gradient to the input cell that won its window."""
+    grad_y = np.ascontiguousarray(grad_y, dtype=np.float32)
+    return _maxpool_backward(grad_y, np.ascontiguousarray(winner, dtype=np.int64), x_shape[2], x_shape[3])
+
+
+def avgpool2d_forward(x, size=2, stride=2):
+    """Average pooling: (N, C, H, W) -> (N, C, Ho, Wo) float32."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    _check_pool(x, size, stride)
+    shape = pool_output_shape(x.shape, size, stride)
+    y = np.empty(shape, dtype=np.float32)
+    _pool_forward(x, 2, int(size), int(stride), y, np.empty((1, 1, 1, 1), dtype=np.int64))
+    return y
+
+
+def avgpool2d_backward(grad_y, x_shape, size=2, stride=2):
+    """Spread each output gradient evenly over its window."""
+    grad_y = np.ascontiguousarray(grad_y, dtype=np.float32)
+    return _avgpool_backward(grad_y, int(size), int(stride), x_shape[2], x_shape[3])

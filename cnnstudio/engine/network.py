@@ -108,20 +108,6 @@ def _stage_backward_parallel(x, weight, stride, pad_top, pad_left, act, alpha, p
     return gx, gw, gb
 
 
-@kernel
-def _dense_stack_forward_image(flat, weights, biases, codes, alpha):
-    """Dense layers on one flattened vector; returns every layer's output and the probabilities."""
-    h = flat.reshape(1, -1)
-    outputs = []
-    for k in range(len(weights)):
-        z = _dense_forward(h, weights[k], biases[k])
-        a = np.empty_like(z)
-        _activation_forward_flat(z.reshape(-1), codes[k], alpha, a.reshape(-1))
-        outputs.append(a)
-        h = a
-    return outputs, _softmax(h)
-
-
 # ---------------------------------------------------------------- results
 
 @dataclass
@@ -185,15 +171,19 @@ class Network:
         self.params = self._initial_params(np.random.default_rng(seed))
 
     # -- structure
-    def _resolve(self) -> list:
+    def _resolve(self, input_shape=None) -> list:
+        """Geometry of every conv stage on an input of ``input_shape`` (default: the network's)."""
+        if input_shape is None or tuple(input_shape) == self.input_shape:
+            shape, reports = self.input_shape, self.reports
+        else:  # a larger image: only the conv stages run, so only they are checked
+            shape = tuple(input_shape)
+            reports = validate_layers(shape, self.conv_specs + [DenseSpec(1)])
         geometry = []
-        shape = self.input_shape
-        for spec, report in zip(self.layers, self.reports):
-            if isinstance(spec, ConvSpec):
-                Ho, pad_h = resolve_padding(shape[1], spec.kernel, spec.stride, spec.padding)
-                Wo, pad_w = resolve_padding(shape[2], spec.kernel, spec.stride, spec.padding)
-                geometry.append(_Geometry(shape, Ho, Wo, pad_h.before, pad_w.before, activation_code(spec.activation),
-                                          POOL_CODES[spec.pool], report.output_shape[1], report.output_shape[2]))
+        for spec, report in zip(self.conv_specs, reports):
+            Ho, pad_h = resolve_padding(shape[1], spec.kernel, spec.stride, spec.padding)
+            Wo, pad_w = resolve_padding(shape[2], spec.kernel, spec.stride, spec.padding)
+            geometry.append(_Geometry(shape, Ho, Wo, pad_h.before, pad_w.before, activation_code(spec.activation),
+                                      POOL_CODES[spec.pool], report.output_shape[1], report.output_shape[2]))
             shape = report.output_shape
         return geometry
 
@@ -275,14 +265,26 @@ class Network:
 
     # -- the live path: one image, every map
     def forward_maps(self, image) -> ForwardTrace:
-        """Forward one image ((C, H, W), or (H, W) for one channel), returning every intermediate map."""
+        """Forward one image ((C, H, W), or (H, W) for one channel), returning every intermediate map.
+
+        An image of another size than ``input_shape`` (e.g. a photo) runs through
+        the conv stages only: ``flat``, ``logits`` and ``probabilities`` are None.
+        """
         x = np.asarray(image, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
-        x = self._as_batch(x[None])[0]
+        if x.ndim != 3 or x.shape[0] != self.input_shape[0]:
+            raise ValueError(f"an image of shape {x.shape} does not fit this network, which takes "
+                             f"{self.input_shape[0]} channel(s). Fix: convert the image to "
+                             f"{'grayscale' if self.input_shape[0] == 1 else 'RGB'}.")
+        if not np.isfinite(x).all():
+            raise ValueError("the input contains NaN or infinite values. Fix: pass finite pixel values.")
+        x = np.ascontiguousarray(x)
+        fits = x.shape == self.input_shape
+        geometry = self._geometry if fits else self._geometry_for(x.shape)
         stages = []
         h = x
-        for k, (spec, g) in enumerate(zip(self.conv_specs, self._geometry)):
+        for k, (spec, g) in enumerate(zip(self.conv_specs, geometry)):
             conv = np.empty((spec.filters, g.Ho, g.Wo), dtype=np.float32)
             activated = np.empty_like(conv)
             if g.pool:
@@ -295,15 +297,25 @@ class Network:
                                  conv, activated, pooled, winner)
             stages.append(StageMaps(conv, activated, pooled, winner))
             h = pooled
+        if not fits:
+            return ForwardTrace(x, stages, None, [], None, None)
         flat = h.reshape(-1)
-        n_conv = len(stages)
-        dense_w = [self.params[2 * k] for k in range(n_conv, len(self.layers))]
-        dense_b = [self.params[2 * k + 1] for k in range(n_conv, len(self.layers))]
-        codes = np.array([activation_code(s.activation) for s in self.dense_specs], dtype=np.int64)
-        outputs, probs = _dense_stack_forward_image(flat, _typed(dense_w), _typed(dense_b), codes,
-                                                     np.float32(LEAKY_SLOPE))
-        dense = [o[0] for o in outputs]
-        return ForwardTrace(x, stages, flat, dense, dense[-1], probs[0])
+        dense = []
+        for k in range(len(stages), len(self.layers)):
+            z = _dense_forward(h.reshape(1, -1), self.params[2 * k], self.params[2 * k + 1])
+            a = np.empty_like(z)
+            _activation_forward_flat(z.reshape(-1), activation_code(self.layers[k].activation),
+                                     np.float32(LEAKY_SLOPE), a.reshape(-1))
+            dense.append(a[0])
+            h = a
+        probabilities = _softmax(h)[0]
+        return ForwardTrace(x, stages, flat, dense, dense[-1], probabilities)
+
+    def _geometry_for(self, input_shape) -> list:
+        cache = self.__dict__.setdefault("_geometry_cache", {})
+        if input_shape not in cache:
+            cache[input_shape] = self._resolve(input_shape)
+        return cache[input_shape]
 
     # -- the batch path: training and evaluation
     def _forward_batch(self, x):
@@ -369,11 +381,3 @@ class Network:
                 spec.pool_size, spec.pool_stride, conv, activated, winner, grad_pooled, k > 0)
         return float(loss), grads, logits
 
-
-def _typed(arrays):
-    """A Numba typed list of arrays (a plain list when the JIT is disabled)."""
-    from numba.typed import List
-    out = List()
-    for a in arrays:
-        out.append(a)
-    return out

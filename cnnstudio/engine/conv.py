@@ -54,8 +54,11 @@ def _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, y):
                     for kj in range(KW):
                         w = weight[co, ci, ki, kj]
                         off = ki * Wp + kj
+                        # a slice, not xp[ci, off + p]: a possibly negative index would make Numba
+                        # emit a wraparound check per element and LLVM would not vectorise the loop
+                        x_shifted = xp[ci, off:off + L]
                         for p in range(L):
-                            acc[p] += w * xp[ci, off + p]
+                            acc[p] += w * x_shifted[p]
             for i in range(Ho):
                 for j in range(Wo):
                     y[co, i, j] = acc[i * Wp + j]
@@ -113,13 +116,15 @@ def _conv_backward_image(x, weight, grad_y, stride, pad_top, pad_left, need_gx, 
                     for kj in range(KW):
                         off = ki * Wp + kj
                         w = weight[co, ci, ki, kj]
+                        x_shifted = xp[ci, off:off + L]  # slices vectorise, see _conv_forward_image
                         s = np.float32(0.0)
                         for p in range(L):
-                            s += gy[p] * xp[ci, off + p]
+                            s += gy[p] * x_shifted[p]
                         gw[co, ci, ki, kj] += s
                         if need_gx:
+                            gx_shifted = gxp[ci, off:off + L]
                             for p in range(L):
-                                gxp[ci, off + p] += w * gy[p]
+                                gx_shifted[p] += w * gy[p]
     else:
         for co in range(Co):
             total = np.float32(0.0)

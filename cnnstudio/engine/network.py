@@ -12,7 +12,7 @@ import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
 from .activations import LEAKY_SLOPE, _activation_backward_flat, _activation_forward_flat, activation_code
-from .conv import _conv_backward_image, _conv_forward_image
+from .conv import _conv_backward_image, _conv_forward_image, _im2col_image
 from .dense import _dense_backward, _dense_forward, _softmax, _softmax_cross_entropy
 from .optim import glorot_init, he_init
 from .pooling import POOL_CODES, _avgpool_plane, _maxpool_plane
@@ -32,6 +32,23 @@ def _stage_forward_image(x, weight, bias, stride, pad_top, pad_left, act, alpha,
     """One image through conv -> activation -> pool, writing every intermediate map."""
     Ho, Wo = conv.shape[1], conv.shape[2]
     _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, conv)
+    _activation_forward_flat(conv.reshape(-1), act, alpha, activated.reshape(-1))
+    if pool == 1:
+        for c in range(conv.shape[0]):
+            _maxpool_plane(activated[c], pool_size, pool_stride, pooled[c], winner[c])
+    elif pool == 2:
+        for c in range(conv.shape[0]):
+            _avgpool_plane(activated[c], pool_size, pool_stride, pooled[c])
+
+
+@kernel
+def _stage_finish_image(bias, act, alpha, pool, pool_size, pool_stride, conv, activated, pooled, winner):
+    """Add the bias to a bias-free convolution (in place), then activation and pooling."""
+    C, H, W = conv.shape
+    for c in range(C):
+        for i in range(H):
+            for j in range(W):
+                conv[c, i, j] += bias[c]
     _activation_forward_flat(conv.reshape(-1), act, alpha, activated.reshape(-1))
     if pool == 1:
         for c in range(conv.shape[0]):
@@ -292,9 +309,12 @@ class Network:
                 winner = np.zeros((spec.filters, g.Hq, g.Wq), dtype=np.int64)
             else:
                 pooled, winner = activated, np.zeros((spec.filters, 0, 0), dtype=np.int64)
-            _stage_forward_image(h, self.params[2 * k], self.params[2 * k + 1], spec.stride, g.pad_top, g.pad_left,
-                                 g.act, np.float32(LEAKY_SLOPE), g.pool, spec.pool_size, spec.pool_stride,
-                                 conv, activated, pooled, winner)
+            # The live path: patches as columns, one BLAS matrix product, then bias, activation and pooling.
+            weight = self.params[2 * k]
+            columns = _im2col_image(h, spec.kernel, spec.kernel, spec.stride, g.pad_top, g.pad_left, g.Ho, g.Wo)
+            np.matmul(weight.reshape(weight.shape[0], -1), columns, out=conv.reshape(spec.filters, -1))
+            _stage_finish_image(self.params[2 * k + 1], g.act, np.float32(LEAKY_SLOPE), g.pool, spec.pool_size,
+                                spec.pool_stride, conv, activated, pooled, winner)
             stages.append(StageMaps(conv, activated, pooled, winner))
             h = pooled
         if not fits:

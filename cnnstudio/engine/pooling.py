@@ -16,19 +16,20 @@ POOL_CODES = {"none": 0, "max": 1, "avg": 2}
 
 @kernel
 def _maxpool_plane(x, size, stride, y, winner):
-    """x (H, W) -> y (Ho, Wo), winner (Ho, Wo) flat index of each window's maximum."""
+    """x (H, W) -> y (Ho, Wo), winner (Ho, Wo) flat index of each window's maximum (first one on ties)."""
     Ho, Wo = y.shape
     W = x.shape[1]
     for i in range(Ho):
         for j in range(Wo):
-            best = x[i * stride, j * stride]
-            at = (i * stride) * W + j * stride
+            r0, c0 = i * stride, j * stride
+            best = x[r0, c0]
+            at = r0 * W + c0
             for ki in range(size):
                 for kj in range(size):
-                    v = x[i * stride + ki, j * stride + kj]
+                    v = x[r0 + ki, c0 + kj]
                     if v > best:
                         best = v
-                        at = (i * stride + ki) * W + j * stride + kj
+                        at = (r0 + ki) * W + c0 + kj
             y[i, j] = best
             winner[i, j] = at
 

@@ -1,12 +1,22 @@
-"""Entry point: ``python -m cnnstudio`` and the ``cnnstudio`` console script."""
+"""Entry point: ``python -m cnnstudio`` and the ``cnnstudio`` console script.
+
+``cnnstudio [--screenshot PATH]`` starts the app; ``cnnstudio train ...`` and
+``cnnstudio predict ...`` run headless (no window).
+"""
 from __future__ import annotations
 
 import sys
 
+HEADLESS_COMMANDS = ("train", "predict")
+
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in HEADLESS_COMMANDS:
+        from cnnstudio.cli import main as headless_main
+        return headless_main(argv)
     from cnnstudio.app import run
-    return run(sys.argv[1:] if argv is None else argv)
+    return run(argv)
 
 
 if __name__ == "__main__":

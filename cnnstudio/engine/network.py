@@ -15,7 +15,7 @@ from .activations import LEAKY_SLOPE, _activation_backward_flat, _activation_for
 from .conv import _conv_backward_image, _conv_forward_image, _im2col_image
 from .dense import _dense_backward, _dense_forward, _softmax, _softmax_cross_entropy
 from .optim import glorot_init, he_init
-from .pooling import POOL_CODES, _avgpool_plane, _maxpool_plane
+from .pooling import POOL_CODES, _pool_image
 from .shapes import ConvSpec, DenseSpec, resolve_padding, validate_layers
 
 
@@ -33,29 +33,37 @@ def _stage_forward_image(x, weight, bias, stride, pad_top, pad_left, act, alpha,
     Ho, Wo = conv.shape[1], conv.shape[2]
     _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, conv)
     _activation_forward_flat(conv.reshape(-1), act, alpha, activated.reshape(-1))
-    if pool == 1:
-        for c in range(conv.shape[0]):
-            _maxpool_plane(activated[c], pool_size, pool_stride, pooled[c], winner[c])
-    elif pool == 2:
-        for c in range(conv.shape[0]):
-            _avgpool_plane(activated[c], pool_size, pool_stride, pooled[c])
+    if pool:
+        _pool_image(activated, pool, pool_size, pool_stride, pooled, winner)
 
 
 @kernel
-def _stage_finish_image(bias, act, alpha, pool, pool_size, pool_stride, conv, activated, pooled, winner):
-    """Add the bias to a bias-free convolution (in place), then activation and pooling."""
+def _stage_finish_image(conv, bias, act, alpha, pool, pool_size, pool_stride, Hq, Wq):
+    """Add the bias to a bias-free convolution (in place), then activation and pooling.
+
+    Returns (activated, pooled, winner); without pooling, pooled is activated.
+    """
     C, H, W = conv.shape
+    flat = conv.reshape(-1)
     for c in range(C):
-        for i in range(H):
-            for j in range(W):
-                conv[c, i, j] += bias[c]
-    _activation_forward_flat(conv.reshape(-1), act, alpha, activated.reshape(-1))
-    if pool == 1:
-        for c in range(conv.shape[0]):
-            _maxpool_plane(activated[c], pool_size, pool_stride, pooled[c], winner[c])
-    elif pool == 2:
-        for c in range(conv.shape[0]):
-            _avgpool_plane(activated[c], pool_size, pool_stride, pooled[c])
+        flat[c * H * W:(c + 1) * H * W] += bias[c]
+    activated = np.empty_like(conv)
+    _activation_forward_flat(flat, act, alpha, activated.reshape(-1))
+    if pool == 0:
+        return activated, activated, np.zeros((C, 0, 0), dtype=np.int64)
+    pooled = np.empty((C, Hq, Wq), dtype=np.float32)
+    winner = np.zeros((C, Hq, Wq), dtype=np.int64)
+    _pool_image(activated, pool, pool_size, pool_stride, pooled, winner)
+    return activated, pooled, winner
+
+
+@kernel
+def _dense_layer_image(h, weight, bias, act, alpha):
+    """One dense layer and its activation on one flattened vector (D,) -> (units,)."""
+    z = _dense_forward(h.reshape(1, -1), weight, bias)
+    a = np.empty_like(z)
+    _activation_forward_flat(z.reshape(-1), act, alpha, a.reshape(-1))
+    return a.reshape(-1)
 
 
 @kernel
@@ -184,8 +192,14 @@ class Network:
         self.layers = list(default_layers() if layers is None else layers)
         self.input_shape = tuple(int(v) for v in input_shape)
         self.reports = validate_layers(self.input_shape, self.layers)
-        self._geometry = self._resolve()
+        self._cache_structure()
         self.params = self._initial_params(np.random.default_rng(seed))
+
+    def _cache_structure(self) -> None:
+        """What the hot paths need of the layer list, computed once."""
+        self._conv_specs = tuple(s for s in self.layers if isinstance(s, ConvSpec))
+        self._dense_codes = tuple(activation_code(s.activation) for s in self.layers if isinstance(s, DenseSpec))
+        self._geometry = self._resolve()
 
     # -- structure
     def _resolve(self, input_shape=None) -> list:
@@ -206,7 +220,7 @@ class Network:
 
     @property
     def conv_specs(self) -> list[ConvSpec]:
-        return [s for s in self.layers if isinstance(s, ConvSpec)]
+        return list(self._conv_specs)
 
     @property
     def dense_specs(self) -> list[DenseSpec]:
@@ -263,7 +277,7 @@ class Network:
     def copy(self) -> Network:
         other = Network.__new__(Network)
         other.layers, other.input_shape, other.reports = list(self.layers), self.input_shape, self.reports
-        other._geometry = self._geometry
+        other._cache_structure()
         other.params = self.get_state()
         return other
 
@@ -301,34 +315,24 @@ class Network:
         geometry = self._geometry if fits else self._geometry_for(x.shape)
         stages = []
         h = x
-        for k, (spec, g) in enumerate(zip(self.conv_specs, geometry)):
-            conv = np.empty((spec.filters, g.Ho, g.Wo), dtype=np.float32)
-            activated = np.empty_like(conv)
-            if g.pool:
-                pooled = np.empty((spec.filters, g.Hq, g.Wq), dtype=np.float32)
-                winner = np.zeros((spec.filters, g.Hq, g.Wq), dtype=np.int64)
-            else:
-                pooled, winner = activated, np.zeros((spec.filters, 0, 0), dtype=np.int64)
+        alpha = np.float32(LEAKY_SLOPE)
+        for k, (spec, g) in enumerate(zip(self._conv_specs, geometry)):
             # The live path: patches as columns, one BLAS matrix product, then bias, activation and pooling.
             weight = self.params[2 * k]
             columns = _im2col_image(h, spec.kernel, spec.kernel, spec.stride, g.pad_top, g.pad_left, g.Ho, g.Wo)
-            np.matmul(weight.reshape(weight.shape[0], -1), columns, out=conv.reshape(spec.filters, -1))
-            _stage_finish_image(self.params[2 * k + 1], g.act, np.float32(LEAKY_SLOPE), g.pool, spec.pool_size,
-                                spec.pool_stride, conv, activated, pooled, winner)
+            conv = np.matmul(weight.reshape(spec.filters, -1), columns).reshape(spec.filters, g.Ho, g.Wo)
+            activated, pooled, winner = _stage_finish_image(conv, self.params[2 * k + 1], g.act, alpha, g.pool,
+                                                            spec.pool_size, spec.pool_stride, g.Hq, g.Wq)
             stages.append(StageMaps(conv, activated, pooled, winner))
             h = pooled
         if not fits:
             return ForwardTrace(x, stages, None, [], None, None)
         flat = h.reshape(-1)
         dense = []
-        for k in range(len(stages), len(self.layers)):
-            z = _dense_forward(h.reshape(1, -1), self.params[2 * k], self.params[2 * k + 1])
-            a = np.empty_like(z)
-            _activation_forward_flat(z.reshape(-1), activation_code(self.layers[k].activation),
-                                     np.float32(LEAKY_SLOPE), a.reshape(-1))
-            dense.append(a[0])
-            h = a
-        probabilities = _softmax(h)[0]
+        for k, code in zip(range(len(stages), len(self.layers)), self._dense_codes):
+            h = _dense_layer_image(h, self.params[2 * k], self.params[2 * k + 1], code, alpha)
+            dense.append(h)
+        probabilities = _softmax(h.reshape(1, -1))[0]
         return ForwardTrace(x, stages, flat, dense, dense[-1], probabilities)
 
     def _geometry_for(self, input_shape) -> list:

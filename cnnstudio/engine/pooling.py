@@ -15,48 +15,51 @@ POOL_CODES = {"none": 0, "max": 1, "avg": 2}
 
 
 @kernel
-def _maxpool_plane(x, size, stride, y, winner):
-    """x (H, W) -> y (Ho, Wo), winner (Ho, Wo) flat index of each window's maximum (first one on ties)."""
-    Ho, Wo = y.shape
-    W = x.shape[1]
-    for i in range(Ho):
-        for j in range(Wo):
-            r0, c0 = i * stride, j * stride
-            best = x[r0, c0]
-            at = r0 * W + c0
-            for ki in range(size):
-                for kj in range(size):
-                    v = x[r0 + ki, c0 + kj]
-                    if v > best:
-                        best = v
-                        at = (r0 + ki) * W + c0 + kj
-            y[i, j] = best
-            winner[i, j] = at
+def _pool_image(x, code, size, stride, y, winner):
+    """Pool every plane of one image x (C, H, W) into y (C, Ho, Wo); code 1 = max, 2 = average.
 
-
-@kernel
-def _avgpool_plane(x, size, stride, y):
-    Ho, Wo = y.shape
+    For max pooling, winner (C, Ho, Wo) gets the flat index (row * W + col) of each
+    window's maximum in its plane (the first one on ties).
+    """
+    C, H, W = x.shape
+    Ho, Wo = y.shape[1], y.shape[2]
+    # NOTE: flat unsigned indices: with signed ones Numba checks every index for wraparound.
+    source = x.reshape(-1)
+    pooled = y.reshape(-1)
+    won = winner.reshape(-1)
     scale = np.float32(1.0 / (size * size))
-    for i in range(Ho):
-        for j in range(Wo):
-            s = np.float32(0.0)
-            for ki in range(size):
-                for kj in range(size):
-                    s += x[i * stride + ki, j * stride + kj]
-            y[i, j] = s * scale
+    for c in range(C):
+        plane = np.uint64(c * H * W)
+        for i in range(Ho):
+            for j in range(Wo):
+                out = np.uint64((c * Ho + i) * Wo + j)
+                top_left = np.uint64(i * stride * W + j * stride)
+                if code == 1:
+                    at = top_left
+                    best = source[plane + at]
+                    for ki in range(size):
+                        row = top_left + np.uint64(ki * W)
+                        for kj in range(size):
+                            v = source[plane + row + np.uint64(kj)]
+                            if v > best:
+                                best = v
+                                at = row + np.uint64(kj)
+                    pooled[out] = best
+                    won[out] = at
+                else:
+                    total = np.float32(0.0)
+                    for ki in range(size):
+                        row = plane + top_left + np.uint64(ki * W)
+                        for kj in range(size):
+                            total += source[row + np.uint64(kj)]
+                    pooled[out] = total * scale
 
 
 @kernel
 def _pool_forward(x, code, size, stride, y, winner):
-    """Pool every plane of x (N, C, H, W) into y (N, C, Ho, Wo); code 1 = max, 2 = average."""
-    N, C = x.shape[0], x.shape[1]
-    for n in range(N):
-        for c in range(C):
-            if code == 1:
-                _maxpool_plane(x[n, c], size, stride, y[n, c], winner[n, c])
-            else:
-                _avgpool_plane(x[n, c], size, stride, y[n, c])
+    """Pool a batch x (N, C, H, W) into y (N, C, Ho, Wo), see _pool_image."""
+    for n in range(x.shape[0]):
+        _pool_image(x[n], code, size, stride, y[n], winner[n] if code == 1 else winner[0])
 
 
 @kernel

@@ -22,6 +22,8 @@ def run(argv) -> int:
     app.setApplicationName("CNN Studio")
     window = MainWindow()
     if args.screenshot:
-        return window.save_screenshot(args.screenshot)
+        code = window.save_screenshot(args.screenshot)
+        window.close()
+        return code
     window.show()
     return app.exec()

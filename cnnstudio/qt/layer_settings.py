@@ -103,6 +103,23 @@ def merge_axis_warnings(warnings) -> list[str]:
     return merged
 
 
+def network_summary(network) -> str:
+    """The dense layers and the trainable numbers of every layer, as rich text."""
+    lines = []
+    for k, spec in enumerate(network.layers):
+        if isinstance(spec, ConvSpec):
+            continue
+        report = network.reports[k]
+        inputs = network.weight(k).shape[1]
+        last = k == len(network.layers) - 1
+        lines.append(f"<b>{layer_name(network, k).capitalize()}</b>&nbsp;&nbsp;{_shape_text(report.input_shape)} "
+                     f"= {inputs} numbers \u2192 {spec.units}{', then softmax' if last else ''} (fixed here)")
+    counts = network.weight_counts()
+    parts = " \u00b7 ".join(f"{layer_name(network, k)} {n:,}" for k, n in enumerate(counts))
+    lines.append(f"Trainable numbers: {parts} \u00b7 <b>total {sum(counts):,}</b>")
+    return "<br>".join(lines)
+
+
 def _shape_text(shape) -> str:
     return "\u00d7".join(str(v) for v in shape)
 
@@ -275,6 +292,12 @@ class QtLayerSettings(QWidget):
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setContentsMargins(0, 0, 4, 0)
         self.body_layout.setSpacing(6)
+        self.summary = QLabel()
+        self.summary.setObjectName("networkSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setStyleSheet("color: #444; padding: 2px 4px;")
+        self.body_layout.addWidget(self.summary)
         self.body_layout.addStretch(1)
         self.scroll.setWidget(self.body)
         outer.addWidget(self.scroll, 1)
@@ -295,10 +318,11 @@ class QtLayerSettings(QWidget):
             for k in conv_layers:
                 group = _ConvGroup(k)
                 group.edited.connect(self._edit)
-                self.body_layout.insertWidget(self.body_layout.count() - 1, group)
+                self.body_layout.insertWidget(len(self.groups), group)
                 self.groups.append(group)
         for group in self.groups:
             group.sync(network)
+        self.summary.setText(network_summary(network))
 
     def group(self, layer: int) -> _ConvGroup:
         return next(g for g in self.groups if g.layer == layer)

@@ -1,17 +1,374 @@
-"""The main window (placeholder until the live playground lands)."""
+"""The main window: the data flows left to right, top to bottom.
+
+left: the drawing canvas, then the kernels      centre: every feature map      right: the prediction, then the layer settings
+
+The window owns the models (a :class:`Playground` and a :class:`CanvasModel`),
+creates one view per panel and wires them:
+
+- canvas ``image_changed`` -> ``playground.set_input(canvas.network_input())``,
+  coalesced: a burst of mouse moves marks the input dirty and one posted
+  event computes and paints once per event-loop turn, so the maps never lag
+  behind the mouse;
+- linked hover: a feature-map pixel highlights its receptive field on the
+  canvas and the kernel cells it used; a canvas pixel highlights every map
+  pixel that sees it.
+
+The status bar shows what the last update cost: engine time (the playground's
+``last_update_seconds``) and paint time (from the command until every changed
+panel has been painted).
+"""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+import time
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt
+from PySide6.QtGui import QAction, QColor, QKeySequence, QMouseEvent
+from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from cnnstudio.model.canvas import CanvasModel
+from cnnstudio.model.playground import Playground
+
+from .layer_settings import QtLayerSettings
+
+from .canvas_view import QtCanvas
+from .feature_maps import FIELD_COLOR
+from .feature_maps import QtFeatureMaps
+from .kernel_editor import QtKernelEditor
+
+from .prediction_bars import QtPredictionBars
+
+DEFAULT_SIZE = (1400, 900)
+RECEPTIVE_FIELD_COLOUR = QColor(FIELD_COLOR)  # the same green as the outlines on the maps
+FLUSH_EVENT = QEvent.Type(QEvent.registerEventType())  # "feed the drawing to the network and paint", posted
+SAMPLE_DIGIT = 3
+
+
+class _Section(QWidget):
+    """A panel with a heading saying what the learner looks at and what to do with it."""
+
+    def __init__(self, title: str, body: QWidget, hint: str = "", parent=None):
+        super().__init__(parent)
+        self.body = body
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(3)
+        if title:  # a panel with its own title bar gets no second heading
+            heading = QLabel(f"<b>{title}</b>" + (f"&nbsp;&nbsp;<span style='color:#777'>{hint}</span>" if hint else ""))
+            heading.setTextFormat(Qt.TextFormat.RichText)
+            layout.addWidget(heading)
+        layout.addWidget(body, 1)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, parent=None):
+    """CNN Studio's window: draw, edit kernels, watch every map, change the layers.
+
+    Parameters
+    ----------
+    playground, canvas_model : the models to show; new default ones if None.
+    """
+
+    def __init__(self, playground: Playground | None = None, canvas_model: CanvasModel | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("CNN Studio")
-        self.setCentralWidget(QLabel("CNN Studio"))
-        self.resize(800, 600)
+        self.playground = playground or Playground()
+        self.canvas_model = canvas_model or CanvasModel()
+
+        self._input_dirty = False
+        self._highlighted_kernel: tuple[int, int] | None = None  # (layer, filter) outlined in the kernel editor
+        self._update_started: float | None = None  # when the command that triggered the pending paint began
+        self.last_engine_seconds = 0.0
+        self.last_paint_seconds = 0.0
+        self._flush_posted = False
+        self._flushing = False
+
+        self._build_panels()
+        self._build_layout()
+        self._build_menus()
+        self._build_status_bar()
+        self._wire()
+        self.resize(*DEFAULT_SIZE)
+        self.playground.set_input(self.canvas_model.network_input())
+        self.flush_updates()
+
+    # ------------------------------------------------------------------ construction
+    def _build_panels(self) -> None:
+        self.canvas = QtCanvas(self.canvas_model)
+        self.kernel_editor = QtKernelEditor(self.playground)
+        self.feature_maps = QtFeatureMaps(self.playground)
+        self.prediction_bars = QtPredictionBars(self.playground)
+        self.layer_settings = QtLayerSettings(self.playground)
+
+    def _build_layout(self) -> None:
+        self.sections = {
+            "canvas": _Section("Draw", self.canvas, "left button draws, right button erases"),
+            "kernels": _Section("Kernels", self.kernel_editor, "click a cell to change a weight"),
+            "maps": _Section("", self.feature_maps),  # the maps panel has its own title bar
+            "prediction": _Section("Prediction", self.prediction_bars),
+            "settings": _Section("Layer settings", self.layer_settings),
+        }
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.sections["canvas"])
+        left.addWidget(self.sections["kernels"])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.sections["prediction"])
+        right.addWidget(self.sections["settings"])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.sections["maps"])
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)  # the maps get every extra pixel
+        for splitter in (left, right, self.splitter):
+            splitter.setChildrenCollapsible(False)
+        self._left, self._right = left, right
+        self.setCentralWidget(self.splitter)
+        self.reset_layout()
+
+    def reset_layout(self) -> None:
+        """Column widths and row heights of a fresh window."""
+        for section in self.sections.values():
+            section.show()
+        width = max(self.width(), DEFAULT_SIZE[0])
+        self.splitter.setSizes([330, width - 330 - 340, 340])
+        self._left.setSizes([380, 480])
+        self._right.setSizes([330, 530])
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        self.open_action = self._action(file_menu, "&Open image...", self.open_image, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Save &screenshot...", self._ask_screenshot_path)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit_menu = menus.addMenu("&Edit")
+        # NOTE: the canvas owns the Ctrl+Z / Ctrl+Shift+Z shortcuts (window-wide); registering them here too
+        # would make them ambiguous and neither would fire, so the menu only shows them.
+        self.undo_stroke_action = self._action(edit_menu, "&Undo stroke\tCtrl+Z", self.canvas_model.undo)
+        self.redo_stroke_action = self._action(edit_menu, "&Redo stroke\tCtrl+Shift+Z", self.canvas_model.redo)
+        self.undo_settings_action = self._action(edit_menu, "Undo &settings change", self.layer_settings.undo,
+                                                 "Ctrl+Alt+Z")
+        edit_menu.addSeparator()
+        self._action(edit_menu, "&Clear canvas", self.canvas_model.clear, "Ctrl+Backspace")
+        samples = edit_menu.addMenu("Draw sample &digit")
+        for digit in range(10):
+            self._action(samples, str(digit), lambda checked=False, d=digit: self.draw_sample_digit(d))
+        self._action(edit_menu, "Reset &kernels", self._reset_kernels)
+
+        view_menu = menus.addMenu("&View")
+        titles = {"canvas": "Canvas", "kernels": "Kernel editor", "maps": "Feature maps",
+                  "prediction": "Prediction", "settings": "Layer settings"}
+        for key, title in titles.items():
+            action = QAction(title, self, checkable=True, checked=True)
+            action.toggled.connect(self.sections[key].setVisible)
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        self.mnist_framing_action = QAction("&MNIST framing", self, checkable=True)
+        self.mnist_framing_action.setToolTip("Show the network the drawing scaled to 20x20 and centred, as in MNIST")
+        self.mnist_framing_action.toggled.connect(self.canvas_model.set_mnist_framing)
+        self.canvas_model.events.mnist_framing_changed.connect(self._framing_changed)
+        view_menu.addAction(self.mnist_framing_action)
+        view_menu.addSeparator()
+        self._action(view_menu, "&Reset layout", self.reset_layout)
+
+        help_menu = menus.addMenu("&Help")
+        self._action(help_menu, "&About CNN Studio", self.show_about)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _build_status_bar(self) -> None:
+        self.speed_label = QLabel()
+        self.speed_label.setObjectName("speedLabel")
+        self.speed_label.setToolTip("Time of the last update: the network's forward pass (engine) and drawing "
+                                    "every changed panel (paint)")
+        self.speed_label.setStyleSheet("color: #555; padding: 0 6px;")
+        self.speed_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # NOTE: a fixed size, so the text changing on every stroke does not re-lay out the status bar
+        widest = self.speed_label.fontMetrics().horizontalAdvance("update 99.99 ms engine + 999.9 ms paint")
+        self.speed_label.setFixedSize(widest + 16, self.speed_label.sizeHint().height())
+        self.statusBar().addPermanentWidget(self.speed_label)
+
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        self.canvas_model.events.image_changed.connect(self._canvas_changed)
+        self.canvas_model.events.history_changed.connect(self._history_changed)
+        events = self.playground.events
+        for event in (events.input_changed, events.kernels_changed, events.architecture_changed):
+            event.connect(self._update_begins)
+        events.activations_changed.connect(self._activations_changed)
+        self.layer_settings.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._history_changed()
+
+        self.feature_maps.hovered.connect(self._map_pixel_hovered)
+        self.feature_maps.hover_left.connect(self._map_hover_left)
+        self.canvas.hovered.connect(self._canvas_pixel_hovered)
+        self.canvas.left.connect(self._canvas_hover_left)
+        self.kernel_editor.filter_selected.connect(self._filter_selected)
+
+    def _canvas_changed(self) -> None:
+        """A stroke segment landed: mark the input dirty; the posted flush feeds it to the network once."""
+        self._input_dirty = True
+        if self._update_started is None:
+            self._update_started = time.perf_counter()
+        self._schedule_flush()
+
+    def _update_begins(self, *args) -> None:
+        if self._update_started is None:
+            self._update_started = time.perf_counter()
+
+    def _activations_changed(self, trace) -> None:
+        self.last_engine_seconds = self.playground.last_update_seconds
+        if self._update_started is None:
+            self._update_started = time.perf_counter() - self.last_engine_seconds
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Ask for one flush_updates in this event-loop turn, however many changes arrive before it.
+
+        NOTE: a posted event, not a 0 ms timer: Qt delivers posted events (normal
+        priority) before the low-priority repaint requests and before timers, so
+        the canvas and the maps are painted together in one pass instead of two.
+        """
+        if not self._flush_posted:
+            self._flush_posted = True
+            QCoreApplication.postEvent(self, QEvent(FLUSH_EVENT))
+
+    def event(self, event) -> bool:
+        if event.type() == FLUSH_EVENT:
+            self._flush_posted = False
+            self.flush_updates()
+            return True
+        return super().event(event)
+
+    @property
+    def update_pending(self) -> bool:
+        """True while a drawing change or a repaint waits for flush_updates."""
+        return self._input_dirty or self._update_started is not None
+
+    def flush_updates(self) -> None:
+        """Do the pending update now: feed a changed drawing to the network, then paint every changed panel.
+
+        Runs once per event-loop turn (see _schedule_flush); tests and
+        benchmarks may call it to finish an update synchronously.
+        """
+        if self._flushing:  # the posted flush event, delivered by the sendPostedEvents below
+            return
+        self._flushing = True
+        try:
+            if self._input_dirty:
+                self._input_dirty = False
+                self.playground.set_input(self.canvas_model.network_input())
+            if self._update_started is None:
+                return
+            # The panels asked for a repaint; deliver those requests now (pyqtgraph's queued scene update,
+            # then Qt's repaint request), so every panel is painted in this pass and the paint is measured.
+            QCoreApplication.sendPostedEvents()
+            total = time.perf_counter() - self._update_started
+            self._update_started = None
+        finally:
+            self._flushing = False
+        self.last_paint_seconds = max(total - self.last_engine_seconds, 0.0)
+        self.speed_label.setText(f"update {self.last_engine_seconds * 1e3:.2f} ms engine + "
+                                 f"{self.last_paint_seconds * 1e3:.1f} ms paint")
+
+    def _framing_changed(self) -> None:
+        self.mnist_framing_action.blockSignals(True)
+        self.mnist_framing_action.setChecked(self.canvas_model.mnist_framing)
+        self.mnist_framing_action.blockSignals(False)
+
+    def _history_changed(self) -> None:
+        self.undo_stroke_action.setEnabled(self.canvas_model.can_undo)
+        self.redo_stroke_action.setEnabled(self.canvas_model.can_redo)
+
+    # -- linked hover
+    def _map_pixel_hovered(self, pixel) -> None:
+        """A feature-map cell under the mouse: outline its receptive field on the canvas and its kernel's weights."""
+        rect = pixel.input_rect
+        self.canvas.set_highlight([] if rect is None else
+                                  [(rect.row0, rect.col0, rect.row1 + 1, rect.col1 + 1, RECEPTIVE_FIELD_COLOUR)])
+        cells = [(cell.channel, cell.ki, cell.kj) for cell in pixel.kernel_cells]
+        self._clear_kernel_highlight()
+        if cells:
+            layer = pixel.kernel_cells[0].layer
+            self.kernel_editor.highlight(layer, pixel.filter, cells)
+            self._highlighted_kernel = (layer, pixel.filter)
+
+    def _map_hover_left(self) -> None:
+        self.canvas.set_highlight([])
+        self._clear_kernel_highlight()
+
+    def _clear_kernel_highlight(self) -> None:
+        if self._highlighted_kernel is not None:
+            self.kernel_editor.highlight(*self._highlighted_kernel, None)
+            self._highlighted_kernel = None
+
+    def _canvas_pixel_hovered(self, row: float, col: float) -> None:
+        self.feature_maps.show_input_pixel(int(row), int(col))
+
+    def _canvas_hover_left(self) -> None:
+        self.feature_maps.clear_highlight()
+
+    def _filter_selected(self, layer: int, filter: int) -> None:
+        self.statusBar().showMessage(f"Editing filter {filter + 1} of conv {layer + 1}.", 4000)
+
+    # ------------------------------------------------------------------ commands
+    def draw_sample_digit(self, digit: int = SAMPLE_DIGIT) -> None:
+        """Write a sample digit on the canvas through the stroke API (as a hand would)."""
+        self.canvas_model.stamp_sample_digit(digit)
+
+    def _reset_kernels(self) -> None:
+        self.playground.reset_kernels()
+        self.statusBar().showMessage("Every kernel is back to its reference weights.", 4000)
+
+    def open_image(self) -> None:
+        """Ask for a picture and put it on the canvas (the canvas explains a file it cannot read)."""
+        self.canvas.open_image_dialog()
+
+    def _ask_screenshot_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "cnnstudio.png", "PNG images (*.png)")
+        if path:
+            self.grab().save(path)
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About CNN Studio",
+                          "<h3>CNN Studio</h3><p>Draw a digit and watch a convolutional neural network "
+                          "look at it: every kernel, every feature map, every pooling step and the final "
+                          "prediction, updated as you draw.</p><p>Edit the kernels and the layer settings to "
+                          "see what each part does.</p>")
+
+    def point_at_strongest_map_cell(self) -> None:
+        """Hover (with a real mouse-move event) the most active cell of conv 1's activations: shows the linked
+        highlights on the maps, the canvas and the kernel, as a learner's first hover would."""
+        trace = self.playground.trace
+        if trace is None or not trace.stages:
+            return
+        activation = trace.stages[0].activation
+        filter, row, col = (int(v) for v in np.unravel_index(np.argmax(activation), activation.shape))
+        view = self.feature_maps.graphics_view()
+        position = QPointF(view.mapFromScene(self.feature_maps.map_cell_scene_pos(0, "activation", filter, row, col)))
+        QApplication.sendEvent(view.viewport(), QMouseEvent(
+            QEvent.Type.MouseMove, position, view.viewport().mapToGlobal(position), Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
 
     def save_screenshot(self, path: str) -> int:
+        """Show the window with a sample digit drawn and one map cell pointed at; save it to ``path`` as PNG.
+
+        Returns 0 on success, 1 on failure (an exit code).
+        """
+        self.resize(*DEFAULT_SIZE)
         self.show()
+        if self.canvas_model.is_empty:
+            self.draw_sample_digit()
         QApplication.processEvents()
-        return 0 if self.grab().save(path) else 1
+        self.flush_updates()
+        self.point_at_strongest_map_cell()
+        QApplication.processEvents()
+        return 0 if self.grab().save(path, "PNG") else 1

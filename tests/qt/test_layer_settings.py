@@ -158,3 +158,11 @@ def test_merge_axis_warnings_and_split_reason_fix():
     assert (reason, fix) == ("Kernel too big.", "use 3.")
     reason, _ = split_reason_fix("layer 3 (conv 2): kernel too big. Fix: use 3.", "conv 1")
     assert reason.startswith("Layer 3 (conv 2)")
+
+
+def test_summary_counts_the_trainable_numbers(settings, playground):
+    total = sum(playground.network.weight_counts())
+    assert f"total {total:,}" in settings.summary.text()
+    settings.apply(1, filters=4)
+    assert f"total {sum(playground.network.weight_counts()):,}" in settings.summary.text()
+    assert "4\u00d77\u00d77 = 196 numbers \u2192 10" in settings.summary.text()

@@ -43,13 +43,16 @@ class _Field:
 
 
 FIELDS = (
-    _Field("kernel", "Kernel", "kernel size", "K: the kernel is a K x K window of weights slid over the input.", 1, MAX_KERNEL),
+    _Field("kernel", "Kernel", "kernel size", "K: the kernel is a K x K window of weights slid over the input.",
+           1, MAX_KERNEL),
     _Field("stride", "Stride", "stride", "S: how many pixels the kernel moves between two outputs.", 1, MAX_STRIDE),
     _Field("padding", "Padding", "padding", "P: rings of zeros around the input; 'same' keeps the size (at stride 1).",
            SAME_PADDING, MAX_KERNEL - 1),
-    _Field("filters", "Filters", "the number of filters", "How many kernels, so how many feature maps this layer makes.", 1, MAX_FILTERS),
+    _Field("filters", "Filters", "the number of filters",
+           "How many kernels, so how many feature maps this layer makes.", 1, MAX_FILTERS),
     _Field("activation", "Activation", "activation", "The function applied to every conv output.", choices=ACTIVATIONS),
-    _Field("pool", "Pooling", "pooling", "Shrinks each map: max keeps the strongest answer, avg the mean.", choices=POOLS),
+    _Field("pool", "Pooling", "pooling", "Shrinks each map: max keeps the strongest answer, avg the mean.",
+           choices=POOLS),
     _Field("pool_size", "Pool size", "pool size", "The side of the pooling window.", 1, MAX_POOL),
     _Field("pool_stride", "Pool stride", "pool stride", "How many pixels the pooling window moves.", 1, MAX_POOL),
 )
@@ -214,7 +217,7 @@ class _ConvGroup(QGroupBox):
 
     @staticmethod
     def _arithmetic(spec: ConvSpec, report) -> str:
-        """The output-size formula with this layer's numbers, e.g. 'conv (14 - 3 + 2*1) / 1 + 1 = 14; max pool 2/2 -> 7'."""
+        """The output-size formula with this layer's numbers: '(14 - 3 + 2*1) / 1 + 1 = 14  ->  max pool 2/2: 7'."""
         W = report.input_shape[2]
         out, _ = resolve_padding(W, spec.kernel, spec.stride, spec.padding)
         if spec.padding == "same":
@@ -351,8 +354,8 @@ class QtLayerSettings(QWidget):
         if change.discarded_weights:
             replaced = [layer_name(after, k) for k in range(min(len(before.layers), len(after.layers)))
                         if before.weight(k).shape != after.weight(k).shape]
-            text = (f"Changing {what} replaced the trained weights of {join_names(replaced) if replaced else 'some layers'}"
-                    f" with fresh random ones.")
+            layers = join_names(replaced) if replaced else "some layers"
+            text = f"Changing {what} replaced the trained weights of {layers} with fresh random ones."
             self.banner_text.setText(text + "  Undo: Ctrl+Alt+Z or the button.")
             self.banner.show()
             self.message.emit(text + " \u2014 Undo (Ctrl+Alt+Z)")

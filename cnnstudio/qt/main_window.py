@@ -1,6 +1,8 @@
 """The main window: the data flows left to right, top to bottom.
 
-left: the drawing canvas, then the kernels      centre: every feature map      right: the prediction, then the layer settings
+    left column             centre                 right column
+    drawing canvas          every feature map      prediction
+    kernels                                        layer settings
 
 The window owns the models (a :class:`Playground` and a :class:`CanvasModel`),
 creates one view per panel and wires them:
@@ -24,19 +26,16 @@ import time
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence, QMouseEvent
-from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from cnnstudio.model.canvas import CanvasModel
 from cnnstudio.model.playground import Playground
 
-from .layer_settings import QtLayerSettings
-
 from .canvas_view import QtCanvas
-from .feature_maps import FIELD_COLOR
-from .feature_maps import QtFeatureMaps
+from .feature_maps import FIELD_COLOR, QtFeatureMaps
 from .kernel_editor import QtKernelEditor
-
+from .layer_settings import QtLayerSettings, layer_name
 from .prediction_bars import QtPredictionBars
 
 DEFAULT_SIZE = (1400, 900)
@@ -55,7 +54,8 @@ class _Section(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(3)
         if title:  # a panel with its own title bar gets no second heading
-            heading = QLabel(f"<b>{title}</b>" + (f"&nbsp;&nbsp;<span style='color:#777'>{hint}</span>" if hint else ""))
+            hint_html = f"&nbsp;&nbsp;<span style='color:#777'>{hint}</span>" if hint else ""
+            heading = QLabel(f"<b>{title}</b>{hint_html}")
             heading.setTextFormat(Qt.TextFormat.RichText)
             layout.addWidget(heading)
         layout.addWidget(body, 1)
@@ -127,9 +127,11 @@ class MainWindow(QMainWindow):
         self.reset_layout()
 
     def reset_layout(self) -> None:
-        """Column widths and row heights of a fresh window."""
-        for section in self.sections.values():
+        """Every panel shown, with the column widths and row heights of a fresh window."""
+        for key, section in self.sections.items():
             section.show()
+            if key in getattr(self, "view_actions", {}):
+                self.view_actions[key].setChecked(True)
         width = max(self.width(), DEFAULT_SIZE[0])
         self.splitter.setSizes([330, width - 330 - 340, 340])
         self._left.setSizes([380, 480])
@@ -160,10 +162,12 @@ class MainWindow(QMainWindow):
         view_menu = menus.addMenu("&View")
         titles = {"canvas": "Canvas", "kernels": "Kernel editor", "maps": "Feature maps",
                   "prediction": "Prediction", "settings": "Layer settings"}
+        self.view_actions = {}
         for key, title in titles.items():
             action = QAction(title, self, checkable=True, checked=True)
             action.toggled.connect(self.sections[key].setVisible)
             view_menu.addAction(action)
+            self.view_actions[key] = action
         view_menu.addSeparator()
         self.mnist_framing_action = QAction("&MNIST framing", self, checkable=True)
         self.mnist_framing_action.setToolTip("Show the network the drawing scaled to 20x20 and centred, as in MNIST")
@@ -317,7 +321,8 @@ class MainWindow(QMainWindow):
         self.feature_maps.clear_highlight()
 
     def _filter_selected(self, layer: int, filter: int) -> None:
-        self.statusBar().showMessage(f"Editing filter {filter + 1} of conv {layer + 1}.", 4000)
+        self.statusBar().showMessage(f"Editing filter {filter + 1} of {layer_name(self.playground.network, layer)}.",
+                                     4000)
 
     # ------------------------------------------------------------------ commands
     def draw_sample_digit(self, digit: int = SAMPLE_DIGIT) -> None:

@@ -81,7 +81,8 @@ def test_impossible_setting_is_explained_next_to_the_field_and_refused(qtbot, se
     assert playground.network.layers == before
     assert kernel.value() == 3  # the field shows the network's value again
     # the error sits right under its field
-    assert 0 <= error.mapTo(settings, error.rect().topLeft()).y() - kernel.mapTo(settings, kernel.rect().bottomLeft()).y() < 30
+    gap = error.mapTo(settings, error.rect().topLeft()).y() - kernel.mapTo(settings, kernel.rect().bottomLeft()).y()
+    assert 0 <= gap < 30
 
 
 def test_error_of_another_layer_names_that_layer(settings, playground):

@@ -1,0 +1,156 @@
+"""The network's answer: the softmax probability of every class as a bar, the top class large and highlighted.
+
+Painted with QPainter (ten rectangles and some text), repainted in place on every
+``activations_changed``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+BACKGROUND = QColor("#ffffff")
+TEXT = QColor("#2b2f36")
+MUTED = QColor("#6b7280")
+TRACK = QColor("#eceef2")
+BAR = QColor("#9aa5b4")
+TOP = QColor("#e8590c")       # the predicted class: warm, apart from the maps' blue and red ramps
+MARGIN = 10.0
+
+
+class QtPredictionBars(QWidget):
+    """Ten horizontal bars (one per class) with percentages; the most probable class is highlighted.
+
+    When the input is not the network's size (a large image runs through the conv
+    layers only) there are no probabilities and a message says what is needed.
+    """
+
+    def __init__(self, playground, parent=None):
+        super().__init__(parent)
+        self.setObjectName("predictionBars")
+        self._playground = playground
+        self.probabilities: np.ndarray | None = None
+        self.top_class: int | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._font = QFont(self.font())
+        self._bold = QFont(self.font())
+        self._bold.setBold(True)
+        self._big = QFont(self.font())
+        self._big.setBold(True)
+        event = playground.events.activations_changed
+        event.connect(self._on_activations)
+        self.destroyed.connect(lambda *_: event.disconnect(self._on_activations))
+        if playground.trace is not None:
+            self._on_activations(playground.trace)
+
+    # ------------------------------------------------------------ model -> view
+    def _on_activations(self, trace) -> None:
+        p = trace.probabilities
+        self.probabilities = None if p is None else np.array(p, dtype=np.float64)
+        self.top_class = None if p is None else int(np.argmax(p))
+        self.update()
+
+    def message(self) -> str | None:
+        """The text shown instead of bars, or None when bars are shown."""
+        if self.probabilities is not None:
+            return None
+        _, height, width = self._playground.network.input_shape
+        return f"prediction needs a {height}×{width} input"
+
+    def class_label(self, index: int) -> str:
+        return str(index)
+
+    # ------------------------------------------------------------ geometry
+    def sizeHint(self) -> QSize:
+        return QSize(220, 320)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(140, 200)
+
+    def _header_height(self) -> float:
+        return min(max(self.height() * 0.24, 56.0), 96.0)
+
+    def _rows(self) -> int:
+        return len(self.probabilities) if self.probabilities is not None else self._playground.network.num_classes
+
+    def _row_rect(self, index: int) -> QRectF:
+        top = MARGIN + self._header_height()
+        height = (self.height() - top - MARGIN) / max(self._rows(), 1)
+        return QRectF(MARGIN, top + index * height, self.width() - 2 * MARGIN, height)
+
+    def _label_width(self) -> float:
+        return QFontMetricsF(self._bold).horizontalAdvance("00") + 8
+
+    def _percent_width(self) -> float:
+        return QFontMetricsF(self._bold).horizontalAdvance("100.0%") + 8
+
+    def track_rect(self, index: int) -> QRectF:
+        """Where the bar of class ``index`` can grow (its full length is 100 %)."""
+        row = self._row_rect(index)
+        thickness = max(min(row.height() * 0.62, 22.0), 3.0)
+        left = row.left() + self._label_width()
+        return QRectF(left, row.center().y() - thickness / 2, max(row.right() - self._percent_width() - left, 1.0),
+                      thickness)
+
+    def bar_rect(self, index: int) -> QRectF:
+        """The filled part of class ``index``'s bar."""
+        track = self.track_rect(index)
+        p = 0.0 if self.probabilities is None else float(self.probabilities[index])
+        return QRectF(track.left(), track.top(), track.width() * min(max(p, 0.0), 1.0), track.height())
+
+    # ------------------------------------------------------------ painting
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        message = self.message()
+        if message is not None:
+            painter.setPen(MUTED)
+            painter.setFont(self._font)
+            painter.drawText(QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
+            return
+        self._paint_header(painter)
+        for index, p in enumerate(self.probabilities):
+            self._paint_row(painter, index, float(p))
+
+    def _paint_header(self, painter: QPainter) -> None:
+        header = QRectF(MARGIN, MARGIN, self.width() - 2 * MARGIN, self._header_height() - 6)
+        top = self.top_class
+        self._big.setPixelSize(max(int(header.height() * 0.95), 12))
+        digit_width = QFontMetricsF(self._big).horizontalAdvance(self.class_label(top)) + 12
+        painter.setFont(self._big)
+        painter.setPen(TOP)
+        painter.drawText(QRectF(header.left(), header.top(), digit_width, header.height()),
+                         Qt.AlignmentFlag.AlignCenter, self.class_label(top))
+        text = QRectF(header.left() + digit_width + 6, header.top(), header.width() - digit_width - 6,
+                      header.height())
+        painter.setFont(self._font)
+        painter.setPen(MUTED)
+        painter.drawText(QRectF(text.left(), text.top(), text.width(), text.height() / 2),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, "prediction")
+        painter.setFont(self._bold)
+        painter.setPen(TEXT)
+        painter.drawText(QRectF(text.left(), text.center().y(), text.width(), text.height() / 2),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                         f"{100 * self.probabilities[top]:.1f}% sure")
+
+    def _paint_row(self, painter: QPainter, index: int, p: float) -> None:
+        row, track, bar = self._row_rect(index), self.track_rect(index), self.bar_rect(index)
+        is_top = index == self.top_class
+        painter.setFont(self._bold if is_top else self._font)
+        painter.setPen(TOP if is_top else TEXT)
+        painter.drawText(QRectF(row.left(), row.top(), self._label_width() - 8, row.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.class_label(index))
+        painter.setPen(Qt.PenStyle.NoPen)
+        radius = min(track.height() / 2, 4.0)
+        painter.setBrush(TRACK)
+        painter.drawRoundedRect(track, radius, radius)
+        if bar.width() > 0.5:
+            painter.setBrush(TOP if is_top else BAR)
+            painter.drawRoundedRect(bar, radius, radius)
+        painter.setPen(TOP if is_top else MUTED)
+        painter.drawText(QRectF(track.right() + 4, row.top(), self._percent_width() - 4, row.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{100 * p:.1f}%")

@@ -1,0 +1,108 @@
+"""The prediction bars: one bar per class, the most probable one highlighted, updated with every change."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from cnnstudio.engine import Network  # noqa: E402
+from cnnstudio.model.playground import Playground  # noqa: E402
+from cnnstudio.qt.prediction_bars import BAR, TOP, TRACK, QtPredictionBars  # noqa: E402
+
+
+def a_drawn_seven() -> np.ndarray:
+    image = np.zeros((28, 28), np.float32)
+    image[5:8, 6:22] = 1.0
+    for r in range(8, 24):
+        c = 21 - (r - 8) // 2
+        image[r, c - 1:c + 2] = 1.0
+    return image
+
+
+@pytest.fixture
+def playground():
+    # untrained weights: probabilities spread over the classes, so every bar has a visible length
+    playground = Playground(Network(seed=0))
+    playground.set_input(a_drawn_seven())
+    return playground
+
+
+@pytest.fixture
+def bars(qtbot, playground):
+    widget = QtPredictionBars(playground)
+    qtbot.addWidget(widget)
+    widget.resize(240, 340)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def colour_at(widget, point):
+    image = widget.grab().toImage()
+    return image.pixelColor(point.toPoint())
+
+
+def same(colour, expected) -> bool:
+    return abs(colour.red() - expected.red()) + abs(colour.green() - expected.green()) + \
+        abs(colour.blue() - expected.blue()) <= 6
+
+
+def test_bars_show_the_softmax_and_highlight_the_argmax(bars, playground):
+    assert bars.objectName() == "predictionBars"
+    p = playground.trace.probabilities
+    np.testing.assert_allclose(bars.probabilities, p)
+    top = int(np.argmax(p))
+    assert bars.top_class == top
+    for index in range(10):
+        assert bars.bar_rect(index).width() == pytest.approx(bars.track_rect(index).width() * p[index], rel=1e-6)
+    bar = bars.bar_rect(top)
+    assert same(colour_at(bars, bar.center()), TOP)
+    other = int(np.argsort(p)[-2])  # the runner-up: drawn, but not highlighted
+    inside = bars.bar_rect(other)
+    assert inside.width() > 4
+    assert same(colour_at(bars, inside.center()), BAR)
+    empty = bars.track_rect(other)
+    assert same(colour_at(bars, empty.topRight() + (empty.bottomRight() - empty.topRight()) / 2
+                          - type(empty.topRight())(3, 0)), TRACK)
+
+
+def test_a_new_input_moves_the_bars_in_place(bars, playground):
+    before = bars.grab().toImage()
+    old = bars.probabilities.copy()
+    image = a_drawn_seven()
+    image[14:18, 2:12] = 1.0
+    playground.set_input(image)
+    QApplication.processEvents()
+    assert not np.allclose(bars.probabilities, old)
+    np.testing.assert_allclose(bars.probabilities, playground.trace.probabilities)
+    assert bars.grab().toImage() != before
+
+
+def test_the_highlight_follows_the_argmax(bars, playground):
+    # push class 3 to the top by raising its output bias
+    network = playground.network
+    dense = len(network.layers) - 1
+    bias = network.bias(dense).copy()
+    bias[3] += 50.0
+    state = network.get_state()
+    state[2 * dense + 1] = bias
+    playground.set_weights(state)
+    QApplication.processEvents()
+    assert bars.top_class == 3
+    assert same(colour_at(bars, bars.bar_rect(3).center()), TOP)
+
+
+def test_a_large_image_shows_a_message_instead_of_bars(bars, playground):
+    playground.set_input(np.zeros((40, 60), np.float32))
+    QApplication.processEvents()
+    assert bars.probabilities is None and bars.top_class is None
+    assert bars.message() == "prediction needs a 28×28 input"
+    image = bars.grab().toImage()
+    assert image.pixelColor(bars.track_rect(0).center().toPoint()) != TRACK  # no bars drawn
+    playground.set_input(a_drawn_seven())
+    QApplication.processEvents()
+    assert bars.message() is None and bars.top_class is not None

@@ -103,11 +103,11 @@ def symmetric_fixes(size: int, kernel: int, stride: int, padding: int) -> list[s
     return fixes
 
 
-def slide_warning(slide: AxisSlide, padding) -> str | None:
-    """A sentence for an axis the window does not cover to the end; None when it does."""
+def slide_warning(slide: AxisSlide, padding, both: bool = False) -> str | None:
+    """A sentence for an axis (or, ``both``, two equal axes) the window does not cover to the end; None when it does."""
     if slide.left_over <= 0:
         return None
-    lines = "row" if slide.axis == "height" else "column"
+    lines = "row(s) and column" if both else "row" if slide.axis == "height" else "column"
     W, K, S = slide.size, slide.kernel, slide.stride
     if padding == "same":
         arithmetic = f"with 'same' padding the last {slide.left_over} {lines}(s) are never reached"
@@ -117,7 +117,8 @@ def slide_warning(slide: AxisSlide, padding) -> str | None:
         arithmetic = (f"(W - K + 2P) = ({W} - {K} + 2*{P}) = {W - K + 2 * P} is not divisible by the stride "
                       f"S = {S}, so the window never reaches the last {slide.left_over} {lines}(s)")
         fixes = symmetric_fixes(W, K, S, P) or ["change the kernel size"]
-    return (f"Over the {slide.axis}: {arithmetic} (marked with a cross). The study note: "
+    where = "the height and the width" if both else f"the {slide.axis}"
+    return (f"Over {where}: {arithmetic} (marked with a cross). The study note: "
             f"'{SYMMETRIC_RULE}'. Fix: {' or '.join(fixes)}.")
 
 
@@ -279,8 +280,12 @@ class StepThrough:
         self.uncovered = np.zeros(self.padded.shape[1:], dtype=bool)
         self.uncovered[self.rows.reached:, :] = True
         self.uncovered[:, self.cols.reached:] = True
-        self.slide_warnings = [text for text in (slide_warning(self.rows, spec.padding),
-                                                 slide_warning(self.cols, spec.padding)) if text]
+        same = (self.rows.size, self.rows.left_over) == (self.cols.size, self.cols.left_over)
+        if same and self.rows.left_over > 0:  # a square input: one sentence for both axes
+            self.slide_warnings = [slide_warning(self.rows, spec.padding, both=True)]
+        else:
+            self.slide_warnings = [text for text in (slide_warning(self.rows, spec.padding),
+                                                     slide_warning(self.cols, spec.padding)) if text]
 
         # convolution of one filter, every position at once (the steps read from these arrays)
         self.kernel = network.weight(stage)[filter].astype(np.float64)   # (C, K, K)

@@ -96,8 +96,8 @@ def symmetric_fixes(size: int, kernel: int, stride: int, padding: int) -> list[s
         if k != kernel and size - k + 2 * p >= 0 and (size - k + 2 * p) % stride == 0:
             fixes.append(f"kernel {k}" + (f" with padding {p}" if p != padding else ""))
             break
-    for s in range(stride - 1, 0, -1):
-        if (size - kernel + 2 * padding) % s == 0:
+    for s in sorted(range(1, MAX_STRIDE + 1), key=lambda s: (abs(s - stride), s)):
+        if s != stride and (size - kernel + 2 * padding) % s == 0:
             fixes.append(f"stride {s}")
             break
     return fixes

@@ -23,8 +23,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsPathItem, QGraphicsView, QHBoxLayout, QLabel,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from cnnstudio.model.mosaic import (DEFAULT_FIXED_RANGE, GRAY_LUT, MosaicLayout, colormap_lut, mosaic_levels,
                                     paint_mosaic, stage_is_signed)
@@ -330,6 +330,9 @@ class QtFeatureMaps(QWidget):
 
         self._graphics = pg.GraphicsLayoutWidget()
         self._graphics.setBackground(BACKGROUND)
+        # NOTE: one bounding rectangle repaints the 7 changed mosaics about a third faster than pyqtgraph's
+        # default MinimalViewportUpdate, which clips to a region of 7 separate rectangles (measured offscreen)
+        self._graphics.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self._graphics.viewport().installEventFilter(self)
 
         self._explanation = QLabel(INPUT_HINT)

@@ -6,7 +6,7 @@ Painted with QPainter (ten rectangles and some text), repainted in place on ever
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -39,6 +39,9 @@ class QtPredictionBars(QWidget):
         self._bold.setBold(True)
         self._big = QFont(self.font())
         self._big.setBold(True)
+        self._metrics = {False: QFontMetricsF(self._font), True: QFontMetricsF(self._bold)}
+        self._widths = (self._metrics[True].horizontalAdvance("00") + 8,
+                        self._metrics[True].horizontalAdvance("100.0%") + 8)
         event = playground.events.activations_changed
         event.connect(self._on_activations)
         self.destroyed.connect(lambda *_: event.disconnect(self._on_activations))
@@ -80,19 +83,15 @@ class QtPredictionBars(QWidget):
         height = (self.height() - top - MARGIN) / max(self._rows(), 1)
         return QRectF(MARGIN, top + index * height, self.width() - 2 * MARGIN, height)
 
-    def _label_width(self) -> float:
-        return QFontMetricsF(self._bold).horizontalAdvance("00") + 8
-
-    def _percent_width(self) -> float:
-        return QFontMetricsF(self._bold).horizontalAdvance("100.0%") + 8
+    def _track_in(self, row: QRectF) -> QRectF:
+        thickness = max(min(row.height() * 0.62, 22.0), 3.0)
+        left = row.left() + self._widths[0]
+        return QRectF(left, row.center().y() - thickness / 2, max(row.right() - self._widths[1] - left, 1.0),
+                      thickness)
 
     def track_rect(self, index: int) -> QRectF:
         """Where the bar of class ``index`` can grow (its full length is 100 %)."""
-        row = self._row_rect(index)
-        thickness = max(min(row.height() * 0.62, 22.0), 3.0)
-        left = row.left() + self._label_width()
-        return QRectF(left, row.center().y() - thickness / 2, max(row.right() - self._percent_width() - left, 1.0),
-                      thickness)
+        return self._track_in(self._row_rect(index))
 
     def bar_rect(self, index: int) -> QRectF:
         """The filled part of class ``index``'s bar."""
@@ -104,7 +103,6 @@ class QtPredictionBars(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         message = self.message()
         if message is not None:
             painter.setPen(MUTED)
@@ -113,8 +111,9 @@ class QtPredictionBars(QWidget):
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
             return
         self._paint_header(painter)
-        for index, p in enumerate(self.probabilities):
-            self._paint_row(painter, index, float(p))
+        first = self._row_rect(0)
+        for index, p in enumerate(self.probabilities.tolist()):
+            self._paint_row(painter, index, p, first.translated(0, index * first.height()))
 
     def _paint_header(self, painter: QPainter) -> None:
         header = QRectF(MARGIN, MARGIN, self.width() - 2 * MARGIN, self._header_height() - 6)
@@ -137,20 +136,22 @@ class QtPredictionBars(QWidget):
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                          f"{100 * self.probabilities[top]:.1f}% sure")
 
-    def _paint_row(self, painter: QPainter, index: int, p: float) -> None:
-        row, track, bar = self._row_rect(index), self.track_rect(index), self.bar_rect(index)
+    def _paint_row(self, painter: QPainter, index: int, p: float, row: QRectF) -> None:
+        # NOTE: drawText at a point (no text layout), cached metrics and unrounded rectangles: this runs
+        # on every stroke, and aligned drawText in rectangles with antialiased rounded bars cost twice as much
+        track = self._track_in(row)
         is_top = index == self.top_class
-        painter.setFont(self._bold if is_top else self._font)
+        font, metrics = (self._bold if is_top else self._font), self._metrics[is_top]
+        baseline = row.center().y() + (metrics.ascent() - metrics.descent()) / 2
+        painter.setFont(font)
         painter.setPen(TOP if is_top else TEXT)
-        painter.drawText(QRectF(row.left(), row.top(), self._label_width() - 8, row.height()),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.class_label(index))
-        painter.setPen(Qt.PenStyle.NoPen)
-        radius = min(track.height() / 2, 4.0)
-        painter.setBrush(TRACK)
-        painter.drawRoundedRect(track, radius, radius)
-        if bar.width() > 0.5:
-            painter.setBrush(TOP if is_top else BAR)
-            painter.drawRoundedRect(bar, radius, radius)
+        label = self.class_label(index)
+        painter.drawText(QPointF(row.left() + self._widths[0] - 8 - metrics.horizontalAdvance(label), baseline),
+                         label)
+        painter.fillRect(track, TRACK)
+        if p > 0:
+            painter.fillRect(QRectF(track.left(), track.top(), track.width() * min(p, 1.0), track.height()),
+                             TOP if is_top else BAR)
+        percent = f"{100 * p:.1f}%"
         painter.setPen(TOP if is_top else MUTED)
-        painter.drawText(QRectF(track.right() + 4, row.top(), self._percent_width() - 4, row.height()),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{100 * p:.1f}%")
+        painter.drawText(QPointF(row.right() - metrics.horizontalAdvance(percent), baseline), percent)

@@ -36,6 +36,7 @@ from .canvas_view import QtCanvas
 from .feature_maps import FIELD_COLOR, QtFeatureMaps
 from .kernel_editor import QtKernelEditor
 from .layer_settings import QtLayerSettings, layer_name
+from .lessons_menu import install_explain_mode
 from .prediction_bars import QtPredictionBars
 
 DEFAULT_SIZE = (1400, 900)
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._wire()
+        install_explain_mode(self)
         self.resize(*DEFAULT_SIZE)
         self.playground.set_input(self.canvas_model.network_input())
         self.flush_updates()

@@ -75,7 +75,7 @@ def test_window_has_every_panel(window):
         assert panel.isVisible(), name
     assert window.width() >= 1200 and window.height() >= 800
     menus = [action.text().replace("&", "") for action in window.menuBar().actions()]
-    assert menus == ["File", "Edit", "View", "Help"]
+    assert menus == ["File", "Edit", "View", "Lessons", "Help"]
 
 
 def test_data_flows_left_to_right(window):

@@ -138,6 +138,20 @@ class Playground:
         self.recompute()
         return True
 
+    def set_network(self, network: Network) -> None:
+        """Replace the whole network (a loaded model), whatever its layers; ``undo_settings`` brings the old one back.
+
+        Its weights become the reference that ``reset_kernels`` goes back to.
+        """
+        if tuple(network.input_shape) != tuple(self.network.input_shape):
+            raise ValueError(f"this network takes {'x'.join(map(str, network.input_shape))} inputs but the "
+                             f"playground shows {'x'.join(map(str, self.network.input_shape))} images")
+        self._settings_undo.append((self.network.layers, self.network.get_state()))
+        self.network = network
+        self.reference_state = network.get_state()
+        self.events.architecture_changed.emit()
+        self.recompute()
+
     def _changed_layers(self, layer: int, changes: dict) -> list:
         spec = self.network.layers[layer]
         if not isinstance(spec, ConvSpec):

@@ -1,0 +1,281 @@
+"""The training panel: buttons drive the run, curves and progress follow it, models load or are refused."""
+from __future__ import annotations
+
+import gzip
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from cnnstudio.engine import ConvSpec, DenseSpec, Network
+from cnnstudio.model.datasets import Digits, load_mnist_5k
+from cnnstudio.model.model_file import save_model
+from cnnstudio.model.playground import Playground
+from cnnstudio.model.training import TrainingSettings
+from cnnstudio.qt.training_panel import ERROR_COLOUR, QtTrainingPanel, nice_ceiling, progress_text
+
+TIMEOUT_MS = 60_000
+MAX_STALL_MS = 100  # the target is 50 ms; the bound is generous so a busy test machine does not flake
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    train, test = load_mnist_5k()
+    return (Digits(train.images[::13], train.labels[::13], "small train"),
+            Digits(test.images[::5], test.labels[::5], "small test"))
+
+
+@pytest.fixture
+def panel(qtbot, small_data):
+    playground = Playground(Network(seed=1))
+    panel = QtTrainingPanel(playground, mnist=small_data)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 560)
+    panel.epochs_spin.setValue(1)
+    yield panel
+    panel.controller.shutdown()
+
+
+@pytest.fixture
+def message_boxes(monkeypatch):
+    """Intercept every message box: record (kind, title, text) and answer as a user would."""
+    shown = []
+
+    def record(kind, answer=None):
+        def box(parent, title, text, *args, **kwargs):
+            shown.append((kind, title, text))
+            return answer
+        return box
+
+    monkeypatch.setattr(QMessageBox, "critical", record("critical"))
+    monkeypatch.setattr(QMessageBox, "warning", record("warning"))
+    monkeypatch.setattr(QMessageBox, "question", record("question", QMessageBox.StandardButton.Reset))
+    return shown
+
+
+def test_the_panel_and_its_plot_are_named(panel):
+    assert panel.objectName() == "trainingPanel"
+    assert panel.findChild(type(panel.loss_plot), "lossPlot") is panel.loss_plot
+
+
+def test_start_trains_and_the_curves_and_progress_follow(qtbot, panel):
+    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert panel.start_button.text() == "Pause"
+    steps, losses = panel.train_loss_curve.getData()
+    assert len(steps) == panel.history.data["step"][-1] == 10  # 308 digits / 32 per batch
+    assert np.isfinite(losses).all()
+    test_steps, test_accuracy = panel.test_accuracy_curve.getData()
+    assert len(test_steps) == 1 and 0 <= test_accuracy[0] <= 100
+    assert panel.progress_bar.value() == panel.progress_bar.maximum()
+    assert panel.progress_bar.format().startswith("epoch 1/1")
+    assert panel.start_button.text() == "Start"
+    assert "Finished" in panel.status_label.text()
+
+
+def test_step_trains_one_batch_then_waits(qtbot, panel):
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.step_button, Qt.MouseButton.LeftButton)
+    assert panel.history.data["step"] == [1, 2]
+    assert panel.start_button.text() == "Resume"
+    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.history.data["step"][-1] == 10
+
+
+def test_a_second_run_continues_the_curves(qtbot, panel):
+    for _ in range(2):
+        with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+            panel.start()
+    assert panel.history.data["step"] == list(range(1, 21))
+
+
+def test_settings_are_disabled_while_training_runs(qtbot, panel):
+    panel.epochs_spin.setValue(30)
+    with qtbot.waitSignal(panel.controller.progress, timeout=TIMEOUT_MS):
+        panel.start()
+    assert not panel.learning_rate_spin.isEnabled() and not panel.data_combo.isEnabled()
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.learning_rate_spin.isEnabled()
+    panel.learning_rate_spin.setValue(0.0005)  # a new setting ends the paused run; the next Start uses it
+    assert panel.controller.state == "idle"
+    assert panel.settings().learning_rate == pytest.approx(0.0005)
+
+
+def test_a_diverging_run_is_explained_in_red(qtbot, panel):
+    panel.learning_rate_spin.setValue(10.0)
+    before = panel.playground.network.get_state()
+    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+        panel.start()
+    assert "diverged" in panel.status_label.text()
+    assert ERROR_COLOUR in panel.status_label.styleSheet()
+    np.testing.assert_array_equal(panel.playground.network.weight(0), before[0])
+
+
+def test_lock_buttons_lock_kernels(qtbot, panel):
+    button = panel.lock_button(1, 3)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert panel.is_locked(1, 3) and panel.controller.locked == {(1, 3)}
+    panel.set_locked(1, 3, False)
+    assert not button.isChecked()
+    panel.playground.set_conv_settings(0, filters=4)
+    assert len([key for key in panel._lock_buttons if key[0] == 0]) == 4
+
+
+def test_reset_asks_then_gives_fresh_weights_and_can_be_undone(qtbot, panel, message_boxes):
+    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+        panel.start()
+    trained = panel.playground.network.get_state()
+    qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
+    assert message_boxes[0][0] == "question"
+    assert not np.array_equal(panel.playground.network.weight(0), trained[0])
+    assert len(panel.train_loss_curve.getData()[0] if panel.train_loss_curve.getData()[0] is not None else []) == 0
+    assert panel.undo_reset_button.isVisibleTo(panel)
+    qtbot.mouseClick(panel.undo_reset_button, Qt.MouseButton.LeftButton)
+    np.testing.assert_array_equal(panel.playground.network.weight(0), trained[0])
+    assert len(panel.history) == 10
+
+
+def test_reset_cancelled_changes_nothing(panel, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Cancel)
+    before = panel.playground.network.get_state()
+    assert not panel.reset_weights()
+    np.testing.assert_array_equal(panel.playground.network.weight(0), before[0])
+
+
+def _write_idx(path, array: np.ndarray, type_code: int = 0x08) -> None:
+    header = bytes([0, 0, type_code, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(">u1").tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def test_open_idx_chooses_the_data_and_a_bad_file_keeps_the_current_data(tmp_path, panel, message_boxes):
+    rng = np.random.default_rng(0)
+    images, labels = tmp_path / "images-idx3-ubyte.gz", tmp_path / "labels-idx1-ubyte"
+    _write_idx(images, rng.integers(0, 256, (60, 28, 28)))
+    _write_idx(labels, np.arange(60) % 10)
+    assert panel.open_idx(images, labels)
+    assert panel.data_combo.currentData() == "idx" and len(panel.datasets()[0]) == 50
+
+    truncated = tmp_path / "cut-idx3-ubyte"
+    truncated.write_bytes(images.read_bytes()[:30])
+    panel.data_combo.setCurrentIndex(panel.data_combo.findData("mnist"))
+    assert not panel.open_idx(truncated, labels)
+    assert message_boxes[-1][0] == "warning" and "cut-idx3-ubyte" in message_boxes[-1][2]
+    assert panel.data_combo.currentData() == "mnist"
+    assert len(panel.idx_digits) == 60  # the data set opened before is still there
+
+
+def test_my_digits_data_without_drawings_is_explained(panel):
+    panel.data_combo.setCurrentIndex(panel.data_combo.findData("mine"))
+    assert not panel.start()
+    assert "no drawings" in panel.status_label.text() and ERROR_COLOUR in panel.status_label.styleSheet()
+    assert panel.controller.state == "idle"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model at all", b"PK\x03\x04 cut short"])
+def test_a_bad_model_file_is_explained_and_changes_nothing(tmp_path, panel, message_boxes, content):
+    path = tmp_path / "broken.cnnmodel"
+    path.write_bytes(content)
+    network = panel.playground.network
+    before = network.get_state()
+    panel.set_locked(0, 1, True)
+    assert not panel.load_model(path)
+    kind, title, text = message_boxes[-1]
+    assert kind == "critical" and "broken.cnnmodel" in text and "Fix" in text
+    assert panel.playground.network is network
+    for now, then in zip(network.params, before):
+        np.testing.assert_array_equal(now, then)
+    assert panel.is_locked(0, 1)
+
+
+def test_a_truncated_model_file_changes_nothing(tmp_path, panel, message_boxes):
+    good = save_model(tmp_path / "good.cnnmodel", Network(seed=5))
+    cut = tmp_path / "cut.cnnmodel"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    network = panel.playground.network
+    assert not panel.load_model(cut)
+    assert "cut.cnnmodel" in message_boxes[-1][2]
+    assert panel.playground.network is network
+
+
+def test_save_then_load_a_model_of_another_architecture(tmp_path, qtbot, panel, message_boxes):
+    layers = [ConvSpec(filters=4, kernel=5, padding=2), ConvSpec(filters=6, kernel=3, padding=1), DenseSpec(units=10)]
+    other = Network(layers, seed=3)
+    history = {"step": [1, 2, 3], "loss": [2.3, 2.0, 1.5], "train_acc": [0.1, 0.2, 0.4],
+               "test_step": [3], "test_loss": [1.6], "test_acc": [0.45]}
+    settings = TrainingSettings(optimizer="sgd", learning_rate=0.05, batch_size=16, epochs=2)
+    path = save_model(tmp_path / "other.cnnmodel", other, {(0, 2)}, settings, history)
+
+    changed = []
+    panel.playground.events.architecture_changed.connect(lambda: changed.append(True))
+    assert panel.load_model(path)
+    assert changed and panel.playground.network.layers == layers
+    np.testing.assert_array_equal(panel.playground.network.weight(0), other.weight(0))
+    assert panel.controller.locked == {(0, 2)} and panel.lock_button(0, 2).isChecked()
+    assert panel.optimizer_combo.currentData() == "sgd" and panel.batch_spin.value() == 16
+    assert list(panel.test_accuracy_curve.getData()[1]) == [45.0]
+
+    saved = tmp_path / "again.cnnmodel"
+    assert panel.save_model(saved)
+    assert saved.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_gui_thread_never_stalls_while_training_runs(qtbot, small_data):
+    """Measure the largest gap between 5 ms timer ticks on the GUI thread while training runs.
+
+    The live panels that redraw as the weights change are on screen too (when they exist).
+    """
+    playground = Playground(Network(seed=1))
+    train, test = load_mnist_5k()
+    panel = QtTrainingPanel(playground, mnist=(train, small_data[1]))
+    qtbot.addWidget(panel)
+    views = [panel]
+    for module, name in (("cnnstudio.qt.feature_maps", "QtFeatureMaps"), ("cnnstudio.qt.kernel_editor", "QtKernelEditor")):
+        try:
+            views.append(getattr(__import__(module, fromlist=[name]), name)(playground))
+        except (ImportError, AttributeError):
+            pass
+    for view in views:
+        qtbot.addWidget(view)
+        view.resize(900, 500)
+        view.show()
+    playground.set_input(test.images[0, 0])
+    panel.epochs_spin.setValue(3)
+
+    gaps, last = [], [None]
+
+    def tick():
+        now = time.perf_counter()
+        if last[0] is not None and panel.controller.state == "running":
+            gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    with qtbot.waitSignal(panel.controller.progress, timeout=TIMEOUT_MS):
+        panel.start()
+    timer.start()
+    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+        pass
+    timer.stop()
+    panel.controller.shutdown()
+    largest = max(gaps) * 1e3
+    print(f"\nlargest GUI-thread gap while training: {largest:.1f} ms over {len(gaps)} ticks, "
+          f"{panel.controller.weights_applied} weight updates shown, {len(views) - 1} live views")
+    assert len(gaps) > 20
+    assert largest < MAX_STALL_MS
+
+
+def test_helpers():
+    assert [nice_ceiling(v) for v in (0.3, 1, 1.5, 3, 7, 11, 460)] == [0.5, 1, 2, 5, 10, 20, 500]
+
+    class P:
+        epoch, epochs, samples_per_second, seconds_left, finished = 2, 5, 11800.4, 4.2, False
+    assert progress_text(P) == "epoch 2/5 · 11,800 samples/s · 4 s left"

@@ -18,6 +18,7 @@ import numpy as np
 from cnnstudio.engine import ConvSpec, Network, validate_layers
 
 from .events import EventGroup
+from .model_file import load_default_network
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Playground:
 
     def __init__(self, network: Network | None = None):
         self.events = EventGroup("input_changed", "kernels_changed", "architecture_changed", "activations_changed")
-        self.network = network or Network(seed=0)
+        self.network = network or load_default_network()  # the shipped pretrained model
         self.input = np.zeros(self.network.input_shape, dtype=np.float32)
         self.trace = None
         self.last_update_seconds = 0.0

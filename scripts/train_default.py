@@ -1,0 +1,83 @@
+"""Train the pretrained model that ships with CNN Studio: resources/models/default.cnnmodel.
+
+Run by a developer, never by the app:
+
+    .venv/bin/python scripts/train_default.py           # train, evaluate, write the file
+    .venv/bin/python scripts/train_default.py --check   # train twice: the weights must be identical
+
+The default network (1x28x28 -> conv 8 3x3 -> ReLU -> max pool -> conv 16 3x3 -> ReLU ->
+max pool -> dense 10) is trained with our own engine on the 4,000 shipped MNIST training
+digits and tested on the 1,000 test digits.  Everything is seeded (initial weights, shuffling,
+shifts) and the engine sums per-image gradients in a fixed order, so a rerun on the same
+machine gives the same weights bit for bit (other CPUs may differ in the last bits), and, as
+numpy writes zip entries with a fixed date, the same file byte for byte.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnstudio.engine import Network, default_layers  # noqa: E402
+from cnnstudio.model.datasets import load_mnist_5k  # noqa: E402
+from cnnstudio.model.model_file import DEFAULT_MODEL_PATH, load_model, save_model  # noqa: E402
+from cnnstudio.model.training import Trainer, TrainingSettings, evaluate  # noqa: E402
+
+NETWORK_SEED = 0
+SETTINGS = TrainingSettings(optimizer="adam", learning_rate=2e-3, batch_size=32, epochs=15, weight_decay=0.0,
+                            shift_augment=2, seed=0, data="mnist")
+
+
+def train_once(settings: TrainingSettings, verbose: bool = True) -> tuple[Network, Trainer, float]:
+    train, test = load_mnist_5k()
+    network = Network(default_layers(), (1, 28, 28), seed=NETWORK_SEED)
+    trainer = Trainer(network, train, test, settings)
+    start = time.perf_counter()
+    for progress in trainer.train_steps():
+        if progress.message and verbose:
+            print(f"  {progress.message}", flush=True)
+        if progress.diverged:
+            raise SystemExit("training diverged; pick other settings")
+    return network, trainer, time.perf_counter() - start
+
+
+def fingerprint(network: Network) -> str:
+    digest = hashlib.sha256()
+    for p in network.params:
+        digest.update(np.ascontiguousarray(p).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--check", action="store_true", help="train twice and compare the weights")
+    args = parser.parse_args(argv)
+
+    print(f"settings: {SETTINGS}  (network seed {NETWORK_SEED})")
+    network, trainer, seconds = train_once(SETTINGS)
+    _, test = load_mnist_5k()
+    result = evaluate(network, test)
+    print(f"trained in {seconds:.1f} s; test accuracy {result.accuracy:.2%} (loss {result.loss:.4f}) "
+          f"on {len(test)} digits; weights {fingerprint(network)}")
+    if args.check:
+        again, _, _ = train_once(SETTINGS, verbose=False)
+        same = all(np.array_equal(a, b) for a, b in zip(network.params, again.params))
+        print(f"second run: weights {fingerprint(again)} -> {'identical' if same else 'DIFFERENT'}")
+        if not same:
+            return 1
+    path = save_model(args.out, network, settings=SETTINGS, history=trainer.history,
+                      test_accuracy=result.accuracy)
+    loaded = load_model(path)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.network.params, network.params))
+    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

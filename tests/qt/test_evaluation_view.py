@@ -1,0 +1,86 @@
+"""The evaluation view: accuracy and confusion matrix of the network, cells that open their test images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from cnnstudio.engine import Network
+from cnnstudio.model.datasets import Digits, load_mnist_5k
+from cnnstudio.model.playground import Playground
+from cnnstudio.qt.evaluation_view import QtEvaluationView
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    _, test = load_mnist_5k()
+    return Digits(test.images[::4], test.labels[::4], "small test")
+
+
+@pytest.fixture
+def view(qtbot, test_digits):
+    # an untrained network: plenty of mistakes to look at
+    view = QtEvaluationView(Playground(Network(seed=2)), lambda: test_digits)
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    return view
+
+
+def test_evaluate_shows_accuracy_and_the_confusion_matrix(view, test_digits):
+    assert view.evaluate()
+    evaluation = view.evaluation
+    assert view.matrix.confusion.sum() == len(test_digits)
+    np.testing.assert_array_equal(view.matrix.confusion, evaluation.confusion)
+    assert f"{evaluation.accuracy:.1%}" in view.accuracy_label.text()
+    assert view.worst_gallery.count() == min(24, int(np.sum(evaluation.predictions != test_digits.labels)))
+
+
+def test_clicking_a_cell_opens_its_misclassified_images(qtbot, view, test_digits):
+    view.show()
+    qtbot.waitExposed(view)
+    confusion = view.matrix.confusion.copy()
+    np.fill_diagonal(confusion, -1)
+    true, predicted = np.unravel_index(np.argmax(confusion), confusion.shape)
+    assert confusion[true, predicted] > 0
+
+    qtbot.mouseClick(view.matrix, Qt.MouseButton.LeftButton, pos=view.matrix.cell_rect(true, predicted).center())
+
+    gallery = view.cell_gallery
+    assert gallery.count() == confusion[true, predicted]
+    assert all(gallery.item(k).text().startswith(f"{true} → {predicted}") for k in range(gallery.count()))
+    rows = [gallery.item(k).data(Qt.ItemDataRole.UserRole) for k in range(gallery.count())]
+    assert all(test_digits.labels[row] == true and view.evaluation.predictions[row] == predicted for row in rows)
+    assert f"True {true}, predicted {predicted}" in view.cell_title.text()
+
+
+def test_the_worst_mistakes_come_most_confident_first(view, test_digits):
+    view.evaluate()
+    rows = [view.worst_gallery.item(k).data(Qt.ItemDataRole.UserRole) for k in range(view.worst_gallery.count())]
+    evaluation = view.evaluation
+    confidence = [evaluation.probabilities[row, evaluation.predictions[row]] for row in rows]
+    assert confidence == sorted(confidence, reverse=True)
+    assert all(evaluation.predictions[row] != test_digits.labels[row] for row in rows)
+
+
+def test_a_hidden_view_evaluates_when_shown(qtbot, view):
+    view.mark_stale()
+    assert view.evaluation is None
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.evaluation is not None
+
+
+def test_double_clicking_an_image_hands_it_over(qtbot, view, test_digits):
+    view.evaluate()
+    item = view.worst_gallery.item(0)
+    with qtbot.waitSignal(view.image_activated) as blocker:
+        view.worst_gallery.itemDoubleClicked.emit(item)
+    row = item.data(Qt.ItemDataRole.UserRole)
+    np.testing.assert_array_equal(blocker.args[0], test_digits.images[row, 0])
+
+
+def test_no_test_digits_is_said(qtbot):
+    view = QtEvaluationView(Playground(Network(seed=2)), lambda: None)
+    qtbot.addWidget(view)
+    assert not view.evaluate()
+    assert "No test digits" in view.accuracy_label.text()

@@ -136,9 +136,9 @@ class TrainingWorker(QObject):
             self._finish()
         elif command == "state":
             self.trainer.network.set_state(payload)
-            apply_locks(self.trainer, self.trainer.locked)  # a locked kernel edited by hand stays as edited
+            self.trainer.set_locked(self.trainer.locked)  # a locked kernel edited by hand stays as edited
         elif command == "locked":
-            apply_locks(self.trainer, payload)
+            self.trainer.set_locked(payload)
 
     def _run(self) -> None:
         self._mode = "running"
@@ -401,20 +401,6 @@ def _leave_a_core_for_the_gui() -> None:
     """Let the engine's parallel kernels use every core but one when called from this (the worker's) thread."""
     import numba
     numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS - 1))
-
-
-def apply_locks(trainer, locked) -> None:
-    """Make ``trainer`` keep the kernels in ``locked`` exactly as its network holds them now."""
-    if hasattr(trainer, "set_locked"):
-        trainer.set_locked(locked)
-        return
-    # NOTE: stopgap until the model's Trainer offers set_locked(): it captures the locked values only when
-    # built, so a lock added (or a locked kernel edited) mid-run is captured here the way __init__ does it.
-    network = trainer.network
-    trainer.locked = frozenset((int(layer), int(filter)) for layer, filter in locked)
-    trainer._locked_values = {(layer, filter): (network.weight(layer)[filter].copy(),
-                                                network.bias(layer)[filter].copy())
-                              for layer, filter in trainer.locked}
 
 
 def _default_trainer_factory(network, train, test, settings, locked):

@@ -1,0 +1,38 @@
+"""Shared test setup: Hypothesis profiles and a one-off warm-up of the engine's Numba kernels.
+
+Nothing Qt-related lives here (``tests/qt`` has its own conftest).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Under NUMBA_DISABLE_JIT=1 every kernel runs as plain Python (so coverage sees
+# the kernel bodies); the same tests then run with fewer random examples.
+JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+# NOTE: deadline=None because the first call of a kernel may compile it (seconds).
+# HYPOTHESIS_PROFILE=thorough runs many more examples, for a search before a release.
+for name, examples in (("jit", 80), ("nojit", 40), ("thorough", 1000)):
+    settings.register_profile(name, max_examples=examples, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "nojit" if JIT_DISABLED else "jit"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_engine_kernels():
+    """Compile (or load from the on-disk cache) the kernels once, on a tiny network.
+
+    Kernels are specialised on dtypes and ranks, not sizes, so an 8x8 input
+    compiles what the tests later run at other sizes; a batch of 4 takes the
+    parallel path and one image the serial one.
+    """
+    from cnnstudio.engine import Network
+
+    network = Network(input_shape=(1, 8, 8))
+    images = np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32)
+    network.loss_and_grads(images, np.arange(4) % network.num_classes)
+    network.forward_maps(images[0])

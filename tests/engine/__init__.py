@@ -1,0 +1,1 @@
+"""Engine tests: every kernel against its slow twin in ``tests/reference.py``."""

@@ -6,9 +6,10 @@ worker thread can train while the GUI thread keeps drawing, and both are cached
 on disk so only the first launch pays for compilation.
 
 ``fastmath`` is limited to flags that let LLVM reorder and fuse float
-reductions (``reassoc``, ``contract``): the gradient checks in float64 stay
-meaningful and NaN/inf propagate, which the trainer relies on to detect a
-diverging run.
+reductions (``reassoc``, ``contract``, plus ``nsz`` and ``arcp``, which only
+touch the sign of zero and division by reciprocal).  ``nnan``/``ninf`` are
+left out: NaN and inf must propagate, since the trainer relies on them to
+detect a diverging run.
 
 NOTE: Numba's disk cache checks only the timestamp of the file that defines a
 kernel, not of the kernels it calls in other files, so an edit to conv.py

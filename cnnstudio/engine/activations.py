@@ -16,12 +16,14 @@ LEAKY_SLOPE = 0.01
 @kernel
 def _activation_forward_flat(x, code, alpha, y):
     # One loop per kind (not one branch per element) so LLVM can vectorise each.
+    # NOTE: written as "not (x <= 0)" so NaN passes through, as np.maximum does: a diverging
+    # run must show up in the loss, not vanish behind the ReLU.
     if code == 1:  # np.maximum(x, 0)
         for p in range(x.size):
-            y[p] = max(x[p], np.float32(0.0))
-    elif code == 2:  # np.where(x > 0, x, alpha * x)
+            y[p] = x[p] if not x[p] <= 0 else np.float32(0.0)
+    elif code == 2:  # np.where(x > 0, x, alpha * x), NaN kept
         for p in range(x.size):
-            y[p] = x[p] if x[p] > 0 else alpha * x[p]
+            y[p] = x[p] if not x[p] <= 0 else alpha * x[p]
     elif code == 3:
         for p in range(x.size):
             y[p] = np.tanh(x[p])

@@ -284,8 +284,8 @@ class Network:
     # -- input checks
     def _as_batch(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim == 3 and len(self.input_shape) == 3 and x.shape[0] != self.input_shape[0] and self.input_shape[0] == 1:
-            x = x[:, None]
+        if x.ndim == 3 and self.input_shape[0] == 1 and x.shape[1:] == self.input_shape[1:]:
+            x = x[:, None]  # (N, H, W) for a one-channel network
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"input of shape {x.shape} does not fit this network, which takes (N, "
                              f"{', '.join(map(str, self.input_shape))}). Fix: resize the images to "
@@ -385,6 +385,11 @@ class Network:
         Returns ``(loss, grads, logits)``; ``grads`` matches ``params``.
         """
         x = self._as_batch(x)
+        labels = np.asarray(labels)
+        if labels.shape != (x.shape[0],) or not np.issubdtype(labels.dtype, np.integer) \
+                or labels.min(initial=0) < 0 or labels.max(initial=0) >= self.num_classes:
+            raise ValueError(f"labels must be {x.shape[0]} integers in 0..{self.num_classes - 1}, one per image; "
+                             f"got shape {labels.shape}, dtype {labels.dtype}. Fix: pass the class index of each image.")
         logits, caches = self._forward_batch(x)
         loss, grad = _softmax_cross_entropy(logits, np.ascontiguousarray(labels, dtype=np.int64))
         grads: list = [None] * len(self.params)

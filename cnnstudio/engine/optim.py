@@ -23,11 +23,13 @@ def _sgd_step(param, grad, velocity, lr, momentum, weight_decay):
 
 
 @kernel
-def _adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, correction1, correction2):
+def _adam_step(param, grad, m, v, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay,
+               correction1, correction2):
+    # 1 - beta is passed in, computed in float64: 1 - float32(0.999) is off by 1e-5 relative.
     p, g, mm, vv = param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1)
     for k in range(p.size):
-        mm[k] = beta1 * mm[k] + (1 - beta1) * g[k]
-        vv[k] = beta2 * vv[k] + (1 - beta2) * g[k] * g[k]
+        mm[k] = beta1 * mm[k] + one_minus_beta1 * g[k]
+        vv[k] = beta2 * vv[k] + one_minus_beta2 * g[k] * g[k]
         m_hat = mm[k] / correction1
         v_hat = vv[k] / correction2
         p[k] -= lr * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p[k])
@@ -65,7 +67,8 @@ class Adam:
         c2 = np.float32(1 - self.beta2 ** self.t)
         for p, g, m, v in zip(params, grads, self.m, self.v):
             _adam_step(p, g, m, v, np.float32(self.lr), np.float32(self.beta1), np.float32(self.beta2),
-                       np.float32(self.eps), np.float32(self.weight_decay), c1, c2)
+                       np.float32(1 - self.beta1), np.float32(1 - self.beta2), np.float32(self.eps),
+                       np.float32(self.weight_decay), c1, c2)
 
 
 def he_init(rng: np.random.Generator, shape, fan_in: int) -> np.ndarray:

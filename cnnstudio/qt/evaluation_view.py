@@ -69,7 +69,7 @@ class ConfusionMatrix(QWidget):
         self.confusion = np.zeros((10, 10), np.int64)
         self.selected: tuple[int, int] | None = None
         self.setMouseTracking(True)
-        self.setMinimumSize(260, 260)
+        self.setMinimumSize(170, 170)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -282,7 +282,8 @@ class QtEvaluationView(QWidget):
         true = int(self.digits.labels[row])
         predicted = int(self.evaluation.predictions[row])
         confidence = float(self.evaluation.probabilities[row, predicted])
-        item = QListWidgetItem(QIcon(digit_pixmap(self.digits.images[row])), f"{true} → {predicted}\n{confidence:.0%}")
+        caption = f"{true} → {predicted}\n{confidence:.0%}"
+        item = QListWidgetItem(QIcon(digit_pixmap(self.digits.images[row])), caption)
         item.setData(Qt.ItemDataRole.UserRole, row)
         item.setToolTip(f"Test image {row}: true {true}, predicted {predicted} with {confidence:.0%} confidence. "
                         f"Double-click to draw it on the canvas.")

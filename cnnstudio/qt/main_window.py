@@ -38,6 +38,7 @@ from .kernel_editor import QtKernelEditor
 from .layer_settings import QtLayerSettings, layer_name
 from .lessons_menu import install_explain_mode
 from .prediction_bars import QtPredictionBars
+from .training_panel import install_training
 
 DEFAULT_SIZE = (1400, 900)
 RECEPTIVE_FIELD_COLOUR = QColor(FIELD_COLOR)  # the same green as the outlines on the maps
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._wire()
         install_explain_mode(self)
+        self.training = install_training(self)  # dock: train, evaluate, my digits; File > IDX/model actions; 0-9 keys
         self.resize(*DEFAULT_SIZE)
         self.playground.set_input(self.canvas_model.network_input())
         self.flush_updates()

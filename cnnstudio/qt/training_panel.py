@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from cnnstudio.engine import Network
 from cnnstudio.model.datasets import DatasetError, Digits, load_idx_pair, load_mnist_5k
@@ -39,6 +41,7 @@ ERROR_COLOUR = "#d32f2f"
 TRAIN_COLOUR = (37, 99, 235)     # blue: training figures
 TEST_COLOUR = (232, 89, 12)      # orange: test figures
 SMOOTHING = 0.9                  # exponential smoothing of the noisy batch loss for the training curve
+DOCK_HEIGHT = 330                # the training dock's height when it first shows
 REDRAW_INTERVAL_MS = 100         # the curves and the progress bar redraw 10 times a second
 
 DATA_CHOICES = (("mnist", "MNIST 5k (4,000 train / 1,000 test)"),
@@ -347,10 +350,15 @@ class QtTrainingPanel(QWidget):
 
         left = QWidget()
         left.setLayout(controls)
-        left.setMaximumWidth(360)
+        scroll = QScrollArea()  # a short dock scrolls the controls instead of pushing the window taller
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setFixedWidth(left.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(left)
+        layout.addWidget(scroll)
         layout.addLayout(right, 1)
 
         self.set_settings(TrainingSettings())
@@ -367,7 +375,7 @@ class QtTrainingPanel(QWidget):
             item.getAxis(axis).setPen(MUTED)
             item.getAxis(axis).setTextPen(TEXT)
         item.setMenuEnabled(False)
-        plot.setMinimumHeight(110)
+        plot.setMinimumHeight(60)
         return plot
 
     # ------------------------------------------------------------------ settings
@@ -721,3 +729,89 @@ def _sentence(err: Exception) -> str:
     text = str(err).strip()
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+class TrainingDock(QDockWidget):
+    """The dock that holds training, evaluation and My digits as three tabs (objectName ``trainingDock``)."""
+
+    def __init__(self, panel: QtTrainingPanel, evaluation, my_digits_view, parent=None):
+        super().__init__("Training", parent)
+        self.setObjectName("trainingDock")
+        self.panel, self.evaluation, self.my_digits_view = panel, evaluation, my_digits_view
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("trainingTabs")
+        self.tabs.addTab(panel, "Train")
+        self.tabs.addTab(evaluation, "Evaluate")
+        self.tabs.addTab(my_digits_view, "My digits")
+        self.setWidget(self.tabs)
+
+
+def install_training(window) -> TrainingDock:
+    """Add training, evaluation and My digits to a main window: a dock, File actions and digit keys.
+
+    Needs ``window.playground``, ``window.canvas_model`` and the ``QMainWindow`` API.
+    The dock starts hidden under the maps; View > Training (Ctrl+T) and every File
+    action about data or models show it.  Keys 0-9 that reach the window (nobody
+    typing) label the drawing and add it to My digits.
+    """
+    from cnnstudio.model.my_digits import MyDigits
+
+    from .evaluation_view import QtEvaluationView
+    from .my_digits_view import QtMyDigits
+
+    playground, canvas_model = window.playground, window.canvas_model
+    show_status = window.statusBar().showMessage
+    my_digits = MyDigits()
+    my_digits_view = QtMyDigits(my_digits, canvas_model.network_input)
+    my_digits_view.load()
+    my_digits_view.install_key_labels(window)
+    panel = QtTrainingPanel(playground, my_digits=my_digits)
+    evaluation = QtEvaluationView(playground, panel.test_digits)
+    dock = TrainingDock(panel, evaluation, my_digits_view, window)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    dock.hide()
+
+    panel.evaluation_due.connect(evaluation.mark_stale)
+    panel.data_combo.currentIndexChanged.connect(lambda index: evaluation.mark_stale())
+    panel.message.connect(lambda text: show_status(text, 10000))
+    my_digits_view.message.connect(lambda text: show_status(text, 6000))
+    evaluation.image_activated.connect(canvas_model.load_image)
+    # the thread must end before the window's widgets go; the app quitting or the window going, whichever first
+    QApplication.instance().aboutToQuit.connect(panel.controller.shutdown)
+    window.destroyed.connect(panel.controller.shutdown)
+
+    def showing(slot):
+        def run():
+            dock.show()
+            dock.raise_()
+            slot()
+        return run
+
+    def add_action(menu, text, slot, shortcut=None, before=None) -> QAction:
+        action = QAction(text, window)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda checked=False: slot())
+        menu.insertAction(before, action) if before is not None else menu.addAction(action)
+        return action
+
+    menus = {action.text().replace("&", ""): action.menu() for action in window.menuBar().actions()}
+    file_menu = menus.get("File")
+    if file_menu is not None:
+        quit_separator = next((a for a in reversed(file_menu.actions()) if a.isSeparator()), None)
+        dock.open_idx_action = add_action(file_menu, "Open &IDX data set...", showing(panel.open_idx_dialog),
+                                          before=quit_separator)
+        dock.save_model_action = add_action(file_menu, "Sa&ve model...", showing(panel.save_model_dialog),
+                                            "Ctrl+Shift+S", before=quit_separator)
+        dock.load_model_action = add_action(file_menu, "&Load model...", showing(panel.load_model_dialog),
+                                            "Ctrl+L", before=quit_separator)
+    view_menu = menus.get("View")
+    if view_menu is not None:
+        toggle = dock.toggleViewAction()
+        toggle.setText("&Training, evaluation and my digits")
+        toggle.setShortcut(QKeySequence("Ctrl+T"))
+        view_menu.insertAction(view_menu.actions()[0] if view_menu.actions() else None, toggle)
+    dock.visibilityChanged.connect(
+        lambda visible: visible and dock.height() < DOCK_HEIGHT // 2
+        and window.resizeDocks([dock], [DOCK_HEIGHT], Qt.Orientation.Vertical))
+    return dock

@@ -180,6 +180,10 @@ class QtTrainingPanel(QWidget):
         c.error.connect(lambda text: self.show_status(text, error=True))
         c.locks_changed.connect(self._locks_changed)
         playground.events.architecture_changed.connect(self._rebuild_locks)
+        # The training thread must end before the widgets go: when the app quits or this panel is deleted
+        # (QWidget emits ``destroyed`` before deleting its children, so the controller is still there).
+        QApplication.instance().aboutToQuit.connect(self.controller.shutdown)
+        self.destroyed.connect(self.controller.shutdown)
 
     # ------------------------------------------------------------------ construction
     def _build(self) -> None:
@@ -776,9 +780,6 @@ def install_training(window) -> TrainingDock:
     panel.message.connect(lambda text: show_status(text, 10000))
     my_digits_view.message.connect(lambda text: show_status(text, 6000))
     evaluation.image_activated.connect(canvas_model.load_image)
-    # the thread must end before the window's widgets go; the app quitting or the window going, whichever first
-    QApplication.instance().aboutToQuit.connect(panel.controller.shutdown)
-    window.destroyed.connect(panel.controller.shutdown)
 
     def showing(slot):
         def run():

@@ -314,8 +314,14 @@ class TrainingController(QObject):
         return (layer, filter) in self.locked
 
     def shutdown(self) -> None:
-        """Stop training and end the thread (the window is closing); waits at most for the step under way."""
-        self.stop()
+        """End the session and the thread (the window is going); waits at most for the step under way.
+
+        Quiet: no signal is emitted, so no view runs while the window's widgets are being deleted.
+        """
+        if self._live:
+            self._live = False
+            self._stale += 1
+            self.worker.stop()
         self._thread.quit()
         self._thread.wait()
 

@@ -324,7 +324,9 @@ class QtTrainingPanel(QWidget):
         status_row.addWidget(self.undo_reset_button)
 
         self.loss_plot = self._make_plot("lossPlot", "loss (cross-entropy)")
-        self.accuracy_plot = self._make_plot("accuracyPlot", "accuracy (%)")
+        self.loss_plot.setToolTip("How wrong the network is: training (smoothed; faint: every batch) and test")
+        self.accuracy_plot = self._make_plot("accuracyPlot", "accuracy (%)", legend_offset=(-10, -30))
+        self.accuracy_plot.setToolTip("Share of digits classified right: training (this epoch so far) and test")
         # NOTE: fixed ranges that grow in 1-2-5 steps: auto-ranging on every redraw re-lays out the axes,
         # which triples the cost of a redraw while training runs
         for plot in (self.loss_plot, self.accuracy_plot):
@@ -334,14 +336,13 @@ class QtTrainingPanel(QWidget):
         self.accuracy_plot.setXLink(self.loss_plot)
         self._ranges = (0.0, 0.0)
         self._set_ranges(10, 2.5)
-        self.loss_plot.getPlotItem().setLabel("bottom", "")
         faint = pg.mkPen(TRAIN_COLOUR + (70,), width=1)
         self.batch_loss_curve = self.loss_plot.plot([], [], pen=faint)
         self.train_loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=2), name="training")
         self.test_loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(TEST_COLOUR, width=2), symbol="o",
                                                    symbolSize=5, symbolBrush=TEST_COLOUR, symbolPen=None, name="test")
         self.train_accuracy_curve = self.accuracy_plot.plot([], [], pen=pg.mkPen(TRAIN_COLOUR, width=2),
-                                                            name="training (this epoch so far)")
+                                                            name="training (epoch so far)")
         self.test_accuracy_curve = self.accuracy_plot.plot([], [], pen=pg.mkPen(TEST_COLOUR, width=2), symbol="o",
                                                            symbolSize=5, symbolBrush=TEST_COLOUR, symbolPen=None,
                                                            name="test")
@@ -349,8 +350,10 @@ class QtTrainingPanel(QWidget):
         right = QVBoxLayout()
         right.addWidget(self.progress_bar)
         right.addLayout(status_row)
-        right.addWidget(self.loss_plot, 1)
-        right.addWidget(self.accuracy_plot, 1)
+        plots = QHBoxLayout()  # side by side: the dock is wide and short
+        plots.addWidget(self.loss_plot, 1)
+        plots.addWidget(self.accuracy_plot, 1)
+        right.addLayout(plots, 1)
 
         left = QWidget()
         left.setLayout(controls)
@@ -367,19 +370,20 @@ class QtTrainingPanel(QWidget):
 
         self.set_settings(TrainingSettings())
 
-    def _make_plot(self, name: str, label: str) -> pg.PlotWidget:
+    def _make_plot(self, name: str, label: str, legend_offset=(-10, 10)) -> pg.PlotWidget:
+        """A plot made once; ``legend_offset`` (x, y): negative counts from the right / bottom edge."""
         plot = pg.PlotWidget(background=PLOT_BACKGROUND)
         plot.setObjectName(name)
         item = plot.getPlotItem()
         item.setLabel("left", label, color=TEXT)
         item.setLabel("bottom", "step", color=TEXT)
-        item.addLegend(offset=(-10, 10), labelTextColor=TEXT)
+        item.addLegend(offset=legend_offset, labelTextColor=TEXT)
         for axis in ("left", "bottom"):
             item.getAxis(axis).enableAutoSIPrefix(False)
             item.getAxis(axis).setPen(MUTED)
             item.getAxis(axis).setTextPen(TEXT)
         item.setMenuEnabled(False)
-        plot.setMinimumHeight(60)
+        plot.setMinimumHeight(120)
         return plot
 
     # ------------------------------------------------------------------ settings

@@ -25,7 +25,10 @@ WEIGHTS_PER_SECOND = 15  # how often the live panels see new weights while train
 
 
 class TrainingWorker(QObject):
-    """Drives one trainer's ``train_steps()`` generator in whatever thread it is moved to.
+    """Drives a trainer's ``train_steps()`` generator, one session at a time, in the thread it is moved to.
+
+    The engine's parallel kernels get every core but one when called from that thread, so
+    the GUI thread always has a core of its own.
 
     Commands (``start``, ``resume``, ``pause``, ``step_once``, ``stop``, ``set_state``,
     ``set_locked``) may be called from any thread: they queue a request and wake the

@@ -51,6 +51,17 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _worth_refreshing(view: QWidget) -> bool:
+    """Whether ``view`` should redo its work for a playground change now.
+
+    NOTE: a view inside a window but hidden (the Explain dock closed, or
+    another tab in front) would otherwise recompute after every click and
+    stroke, for no one; it catches up in its ``showEvent``.  A view that is a
+    window of its own stays live.
+    """
+    return view.isVisible() or view.isWindow()
+
+
 def symmetric_levels(*arrays) -> tuple[float, float]:
     top = max([float(np.nanmax(np.abs(a))) for a in arrays if np.size(a) and np.isfinite(a).any()] + [1e-3])
     return -top, top
@@ -251,6 +262,7 @@ class ExplainView(QWidget):
         self.model = StepThrough(playground.network, playground.input)
         self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
         self._rebuild_timer.timeout.connect(self.rebuild)
+        self._stale = False  # the playground changed while the view was hidden
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._tick)
         self._build()
@@ -410,12 +422,20 @@ class ExplainView(QWidget):
 
     # -- the playground changed
     def _playground_changed(self, *args) -> None:
-        if not self._rebuild_timer.isActive():
+        if not _worth_refreshing(self):
+            self._stale = True
+        elif not self._rebuild_timer.isActive():
+            self._rebuild_timer.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
             self._rebuild_timer.start()
 
     def rebuild(self) -> None:
         """Take the playground's current network, input and kernels (the position is kept)."""
         self._rebuild_timer.stop()
+        self._stale = False
         self.model.rebuild(network=self.playground.network, image=self.playground.input)
         self._sync_choices()
 
@@ -621,9 +641,21 @@ class ReceptiveFieldView(QWidget):
         self.views: list[GridView] = []
         self._timer = QTimer(self, singleShot=True, interval=30)
         self._timer.timeout.connect(self.refresh)
-        playground.events.activations_changed.connect(lambda *a: self._timer.start())
-        playground.events.architecture_changed.connect(lambda *a: self._timer.start())
+        self._stale = False  # the playground changed while the view was hidden
+        playground.events.activations_changed.connect(self._playground_changed)
+        playground.events.architecture_changed.connect(self._playground_changed)
         self.refresh()
+
+    def _playground_changed(self, *args) -> None:
+        if _worth_refreshing(self):
+            self._timer.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._timer.start()
 
     def _map_chosen(self, index: int) -> None:
         label, stage, kind, (h, w) = self._choices[index]
@@ -640,6 +672,7 @@ class ReceptiveFieldView(QWidget):
                             input_shape=self.playground.input.shape)
 
     def refresh(self) -> None:
+        self._stale = False
         network, trace = self.playground.network, self.playground.trace
         self._choices = map_choices(network, self.playground.input.shape)
         stage, kind, row, col = self.choice
@@ -735,8 +768,12 @@ class OcclusionView(QWidget):
         layout.addLayout(maps, 1)
         self._timer = QTimer(self, singleShot=True, interval=30)
         self._timer.timeout.connect(self.refresh)
-        playground.events.activations_changed.connect(lambda *a: self._timer.start())
+        playground.events.activations_changed.connect(self._playground_changed)
         self.refresh()
+
+    def _playground_changed(self, *args) -> None:
+        if _worth_refreshing(self):  # hidden, it waits for showEvent (one forward pass per patch position)
+            self._timer.start()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

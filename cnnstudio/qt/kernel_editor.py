@@ -4,7 +4,9 @@
 channels, each filter's K x K kernel (blue negative, white zero, red positive,
 value printed in the cell) and the filter's bias under it.  Every edit is a
 command on the playground; the view repaints only when the playground says
-``kernels_changed`` and re-lays out on ``architecture_changed``.
+``kernels_changed`` and re-lays out on ``architecture_changed``.  A click
+repaints only what it changed (the cell, the outlines that moved, the two cards
+whose selection changed); the whole grid only when the colour scale moves.
 
 All grids are painted by one widget (``_KernelGrid``), which hit-tests the
 mouse itself: a layer of 16 filters of 11 x 11 weights is ~2000 cells, too
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPalette, QPen
+from PySide6.QtGui import (QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPalette, QPen, QPixmap,
+                           QRegion)
 from PySide6.QtWidgets import (QApplication, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QSizePolicy, QSpinBox, QToolTip, QVBoxLayout, QWidget)
 
@@ -104,6 +107,36 @@ class _Layout:
         return self.header < _KernelGrid.HEADER
 
 
+class _Fonts:
+    """The grid's fonts at one cell size, remembering the width of every text measured.
+
+    Painting asks for the same few texts ("0.25", "filter 3") over and over;
+    measuring each once keeps font metrics out of the repaint after a click.
+    """
+
+    MAX_REMEMBERED = 4096
+
+    def __init__(self, base: QFont, cell: int, compact: bool, device):
+        self.value = QFont(base)
+        self.value.setPixelSize(max(8, min(13, int(cell * 0.3))))
+        self.header = QFont(base)
+        self.header.setPixelSize(10 if compact else 11)
+        self.header_bold = QFont(self.header)
+        self.header_bold.setBold(True)
+        self._metrics = {id(font): QFontMetrics(font, device) for font in (self.value, self.header, self.header_bold)}
+        self._widths: dict = {}
+
+    def advance(self, font: QFont, text: str) -> int:
+        """``QFontMetrics(font).horizontalAdvance(text)`` for one of these fonts."""
+        key = (id(font), text)
+        width = self._widths.get(key)
+        if width is None:
+            if len(self._widths) >= self.MAX_REMEMBERED:  # weights drifting in training: keep the memory flat
+                self._widths.clear()
+            width = self._widths[key] = self._metrics[id(font)].horizontalAdvance(text)
+        return width
+
+
 class _CellEditor(QLineEdit):
     """The inline editor for one exact value: Enter commits, Esc cancels, leaving it commits."""
 
@@ -129,7 +162,9 @@ class _KernelGrid(QWidget):
 
     It reads the weights through ``source()`` at paint time and never changes
     them: it emits ``nudged`` (in steps) and ``value_entered`` and lets the
-    editor send the command.
+    editor send the command.  It repaints as little as it can: ``refresh_values``
+    only the cells whose value changed, a moved outline only its two cells, a
+    new selection only its two cards.
     """
 
     nudged = Signal(int, int, int, float)          # filter, row, col, steps (row == BIAS: the bias)
@@ -152,6 +187,9 @@ class _KernelGrid(QWidget):
         self.highlighted: set = set()   # (filter, row, col) drawn with a bright outline
         self._hover = None
         self._click_origin = None       # (target, value before the first click, time) for double clicks
+        self._known = None              # (weights, bias, vmax) as last painted in full or refreshed
+        self._fonts = None              # (key, _Fonts) for the current cell size and widget font
+        self._cards = (None, {})        # (key, {(filter, selected): QPixmap}): card backgrounds and titles
         self._layout = self._compute_layout(0, 1)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
@@ -300,10 +338,78 @@ class _KernelGrid(QWidget):
         weights, bias, _ = self._source()
         return float(bias[filter] if row == BIAS else weights[filter, row, col])
 
+    # -- what changed: repaint only that
+    def source_changed(self) -> None:
+        """Another layer or input channel is shown: every cell is new."""
+        self._known = None
+        self.refresh_values()
+
+    def refresh_values(self) -> bool:
+        """Repaint the cells whose weight or bias changed since the last call; True when the colour scale moved.
+
+        A changed scale recolours every cell, so then the whole grid is
+        repainted; otherwise a click on one cell repaints that cell alone.
+        """
+        weights, bias, vmax = self._source()
+        known, self._known = self._known, (np.array(weights), np.array(bias), vmax)
+        if (known is None or known[2] != vmax or known[0].shape != weights.shape
+                or known[1].shape != bias.shape):
+            self.update()
+            return known is None or known[2] != vmax
+        changed = known[0] != weights  # (F, K, K); NaN != NaN only repaints a NaN cell again
+        filters = np.flatnonzero(changed.any(axis=(1, 2)) | (known[1] != bias))
+        if len(filters) > max(2, self._layout.filters // 2):  # e.g. a training step: one pass is cheaper
+            self.update()
+            return False
+        for f in map(int, filters):
+            cells = np.argwhere(changed[f])
+            if len(cells) > 4:  # a preset or a new random kernel: the whole card
+                self.update(self.card_rect(f))
+                continue
+            for i, j in cells:
+                self.update(self.cell_rect(f, int(i), int(j)))
+            if known[1][f] != bias[f]:
+                self.update(self.bias_rect(f))
+        return False
+
+    def select(self, filter: int) -> None:
+        """Make ``filter`` the selected one (outlined, its title bold): repaint the old card and the new.
+
+        Only around the weights: they are painted opaque over the card, so its colour never shows through.
+        """
+        if filter != self.selected:
+            for f in (self.selected, filter):
+                self.update(QRegion(self.card_rect(f)).subtracted(QRegion(self._kernel_area(f))))
+            self.selected = filter
+
+    def set_highlighted(self, cells: set) -> None:
+        """Outline ``cells`` {(filter, row, col), ...} instead of the ones outlined now."""
+        if cells != self.highlighted:
+            for cell in cells ^ self.highlighted:
+                self._update_cell(cell)
+            self.highlighted = cells
+
+    def _update_cell(self, cell) -> None:
+        if cell is not None and 0 <= cell[0] < self._layout.filters:
+            self.update(self.cell_rect(*cell))
+
     # -- painting
+    def _current_fonts(self) -> _Fonts:
+        lay, font = self._layout, self.font()
+        key = (lay.cell, lay.compact, font.key())
+        if self._fonts is None or self._fonts[0] != key:
+            self._fonts = (key, _Fonts(font, lay.cell, lay.compact, self))
+        return self._fonts[1]
+
+    def _kernel_area(self, filter: int) -> QRect:
+        """The weights of a filter with the 1 px grid lines around them: opaque, painted over the card."""
+        origin, side = self._kernel_origin(filter), self._layout.size * self._layout.cell
+        return QRect(origin.x() - 1, origin.y() - 1, side + 1, side + 1)
+
     def paintEvent(self, event):
         painter = QPainter(self)
         palette = self.palette()
+        region = event.region()
         painter.fillRect(event.rect(), palette.color(QPalette.Window))
         lay = self._layout
         if not lay.filters:
@@ -311,39 +417,39 @@ class _KernelGrid(QWidget):
             painter.drawText(self.rect(), Qt.AlignCenter, "This network has no conv layer.")
             return
         weights, bias, vmax = self._source()
-        value_font = QFont(self.font())
-        value_font.setPixelSize(max(8, min(13, int(lay.cell * 0.3))))
-        value_metrics = QFontMetrics(value_font)
-        header_font = QFont(self.font())
-        header_font.setPixelSize(10 if lay.compact else 11)
-        bias_font = QFont(header_font)
+        fonts = self._current_fonts()
+        cell, values_shown = lay.cell, lay.cell >= self.VALUES_FROM
         highlighted = self.highlighted
         has_focus = self.hasFocus() and not self.inline_editor.isVisible()
         for f in range(lay.filters):
             card = self.card_rect(f)
-            if not card.intersects(event.rect()):
+            if not region.intersects(card):
                 continue
-            selected = f == self.selected
-            self._paint_card(painter, f, card, selected, header_font, palette)
-            origin, cell = self._kernel_origin(f), lay.cell
+            kernel_area = self._kernel_area(f)
+            # NOTE: a repaint inside the weights (a click) skips the card: the grid lines and cells cover it
+            if not region.intersected(card).subtracted(QRegion(kernel_area)).isEmpty():
+                painter.drawPixmap(card.topLeft(), self._card_pixmap(f, card, fonts, palette))
+            origin = self._kernel_origin(f)
             # the cells: a 1 px grid line shows between them
             painter.setRenderHint(QPainter.Antialiasing, False)
-            painter.fillRect(QRect(origin.x() - 1, origin.y() - 1, lay.size * cell + 1, lay.size * cell + 1),
-                             QColor(200, 204, 210))
+            painter.fillRect(kernel_area, QColor(200, 204, 210))
             for i in range(lay.size):
                 for j in range(lay.size):
+                    rect = QRect(origin.x() + j * cell, origin.y() + i * cell, cell - 1, cell - 1)
+                    if not region.intersects(rect):
+                        continue
                     value = float(weights[f, i, j])
                     fill, ink = value_colours(value, vmax)
-                    rect = QRect(origin.x() + j * cell, origin.y() + i * cell, cell - 1, cell - 1)
                     painter.fillRect(rect, fill)
-                    if cell >= self.VALUES_FROM:
+                    if values_shown:
                         text = format_value(value)
-                        if value_metrics.horizontalAdvance(text) > cell - 3:
+                        if fonts.advance(fonts.value, text) > cell - 3:
                             text = f"{value:.1f}".replace("-", "\u2212")
-                        painter.setFont(value_font)
+                        painter.setFont(fonts.value)
                         painter.setPen(ink)
                         painter.drawText(rect, Qt.AlignCenter, text)
-            self._paint_bias(painter, f, float(bias[f]), vmax, bias_font, palette)
+            if region.intersects(self.bias_rect(f)):
+                self._paint_bias(painter, f, float(bias[f]), vmax, fonts, palette)
             for i, j in ((i, j) for (g, i, j) in highlighted if g == f):
                 self._outline(painter, self.cell_rect(f, i, j), _HIGHLIGHT, 3)
             if self._hover is not None and self._hover[0] == f:
@@ -351,39 +457,58 @@ class _KernelGrid(QWidget):
             if has_focus and self.focus_cell[0] == f:
                 self._outline(painter, self.cell_rect(*self.focus_cell), QColor(20, 24, 31), 2, inner=True)
 
-    def _paint_card(self, painter, f, card, selected, font, palette):
+    def _card_pixmap(self, f, card, fonts, palette) -> QPixmap:
+        """A card's rounded background, border and title, on the window colour: drawn once, then copied.
+
+        NOTE: the antialiased rounded rectangle is the slowest part of a card, and a new selection or a bias
+        edit repaints cards around their weights; copying a pixmap instead halves that repaint.
+        """
+        dpr = self.devicePixelRatioF()
+        key = (self._layout, fonts, palette.cacheKey(), dpr)
+        if self._cards[0] != key:
+            self._cards = (key, {})
+        selected = f == self.selected
+        pixmap = self._cards[1].get((f, selected))
+        if pixmap is None:
+            pixmap = QPixmap(card.size() * dpr)
+            pixmap.setDevicePixelRatio(dpr)
+            pixmap.fill(palette.color(QPalette.Window))
+            painter = QPainter(pixmap)
+            painter.translate(-card.topLeft())
+            self._paint_card(painter, f, card, selected, fonts, palette)
+            painter.end()
+            self._cards[1][(f, selected)] = pixmap
+        return pixmap
+
+    def _paint_card(self, painter, f, card, selected, fonts, palette):
         painter.setRenderHint(QPainter.Antialiasing, True)
         base = palette.color(QPalette.Base)
         border = _ACCENT if selected else palette.color(QPalette.Mid)
         painter.setPen(QPen(border, 2 if selected else 1))
         painter.setBrush(QColor(232, 240, 254) if selected and base.lightness() > 128 else base)
         painter.drawRoundedRect(QRectF(card).adjusted(1, 1, -1, -1), 6, 6)
+        font = fonts.header_bold if selected else fonts.header
         painter.setFont(font)
-        if selected:
-            font_bold = QFont(font)
-            font_bold.setBold(True)
-            painter.setFont(font_bold)
         painter.setPen(_ACCENT if selected else palette.color(QPalette.Text))
         lay = self._layout
         header = QRect(card.x() + lay.pad + 2, card.y() + lay.pad - 1, card.width() - 2 * lay.pad - 2, lay.header)
         title = f"filter {f + 1}"
-        if painter.fontMetrics().horizontalAdvance(title) > header.width():
+        if fonts.advance(font, title) > header.width():
             title = f"{f + 1}"
         painter.drawText(header, Qt.AlignLeft | Qt.AlignVCenter, title)
 
-    def _paint_bias(self, painter, f, value, vmax, font, palette):
+    def _paint_bias(self, painter, f, value, vmax, fonts, palette):
         rect = self.bias_rect(f)
         fill, ink = value_colours(value, vmax)
         painter.setRenderHint(QPainter.Antialiasing, True)
         painter.setPen(QPen(QColor(200, 204, 210), 1))
         painter.setBrush(fill)
         painter.drawRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
-        painter.setFont(font)
+        painter.setFont(fonts.header)
         painter.setPen(ink)
         inner = rect.adjusted(5, 0, -5, 0)
         text = format_value(value)
-        metrics = painter.fontMetrics()
-        if metrics.horizontalAdvance("bias  " + text) <= inner.width():
+        if fonts.advance(fonts.header, "bias  " + text) <= inner.width():
             painter.drawText(inner, Qt.AlignLeft | Qt.AlignVCenter, "bias")
             painter.drawText(inner, Qt.AlignRight | Qt.AlignVCenter, text)
         else:  # a narrow card: the value alone (its tooltip says it is the bias)
@@ -448,15 +573,16 @@ class _KernelGrid(QWidget):
         hit = self.hit_test(event.position().toPoint())
         hover = hit[1:] if hit is not None and hit[0] == "cell" else None
         if hover != self._hover:
+            self._update_cell(self._hover)
             self._hover = hover
-            self.update()
+            self._update_cell(hover)
             self.pointed_changed.emit()
         super().mouseMoveEvent(event)
 
     def leaveEvent(self, event):
         if self._hover is not None:
+            self._update_cell(self._hover)
             self._hover = None
-            self.update()
             self.pointed_changed.emit()
         super().leaveEvent(event)
 
@@ -528,13 +654,14 @@ class _KernelGrid(QWidget):
 
     def _move_focus(self, cell) -> None:
         if cell != self.focus_cell:
+            self._update_cell(self.focus_cell)
             self.focus_cell = cell
             scroll = self._scroll_area()
             if scroll is not None:
                 rect = self.cell_rect(*cell)
                 scroll.ensureVisible(rect.center().x(), rect.center().y(), rect.width(), rect.height())
             self.pointed_changed.emit()
-        self.update()
+        self._update_cell(cell)
 
     @property
     def pointed_cell(self):
@@ -551,12 +678,12 @@ class _KernelGrid(QWidget):
 
     def focusInEvent(self, event):
         super().focusInEvent(event)
-        self.update()
+        self._update_cell(self.focus_cell)  # the focus ring appears
         self.pointed_changed.emit()
 
     def focusOutEvent(self, event):
         super().focusOutEvent(event)
-        self.update()
+        self._update_cell(self.focus_cell)
         self.pointed_changed.emit()
 
     # -- the inline editor
@@ -619,7 +746,7 @@ class _KernelGrid(QWidget):
         self.inline_editor.hide()
         if refocus:
             self.setFocus(Qt.OtherFocusReason)
-        self.update()
+        self._update_cell(self.focus_cell)  # the focus ring comes back
 
 
 class _ColourScale(QWidget):
@@ -835,8 +962,7 @@ class QtKernelEditor(QWidget):
     def select_filter(self, filter: int) -> None:
         if not 0 <= filter < max(self.grid.filters, 1) or filter == self.grid.selected:
             return
-        self.grid.selected = filter
-        self.grid.update()
+        self.grid.select(filter)
         self._sync_filter_label()
         self.filter_selected.emit(self._layer, filter)
 
@@ -854,9 +980,7 @@ class QtKernelEditor(QWidget):
             layer, f, wanted = self._highlight
             if layer == self._layer:
                 cells = {(f, i, j) for (c, i, j) in wanted if c == self._channel}
-        if cells != self.grid.highlighted:
-            self.grid.highlighted = cells
-            self.grid.update()
+        self.grid.set_highlighted(cells)
 
     # -- commands
     def _on_nudged(self, f: int, row: int, col: int, steps: float) -> None:
@@ -905,7 +1029,7 @@ class QtKernelEditor(QWidget):
         self.grid.cancel_edit()
         self._sync_highlight()
         self._sync_readout()
-        self.grid.update()
+        self.grid.source_changed()
 
     def _on_step_chosen(self, index: int) -> None:
         self.grid.step = float(self.step_combo.itemData(index))
@@ -914,8 +1038,8 @@ class QtKernelEditor(QWidget):
     # -- model -> view
     def _on_kernels_changed(self, layer: int) -> None:
         if layer == self._layer:
-            self.grid.update()
-            self.scale.update()
+            if self.grid.refresh_values():  # only the edited cells, unless the colour scale moved
+                self.scale.update()
             self._sync_readout()
 
     def _on_architecture_changed(self) -> None:
@@ -956,6 +1080,7 @@ class QtKernelEditor(QWidget):
         self.channel_spin.setEnabled(channels > 1)
         self._sync_presets(spec.kernel)
         self.grid.set_shape(spec.filters, spec.kernel)
+        self.grid.source_changed()
         self._sync_filter_label()
         self._sync_highlight()
         self._sync_hint()

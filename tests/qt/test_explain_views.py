@@ -6,6 +6,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.model.ann_vs_cnn import ANN_LAYERS, cnn_layers
@@ -101,6 +102,21 @@ def test_a_kernel_edit_reaches_the_step_through(qtbot, digit):
     view = ExplainView(playground)
     qtbot.addWidget(view)
     playground.set_kernel_cell(0, 0, 0, 1, 1, 5.0)
+    qtbot.waitUntil(lambda: view.model.kernel[0, 1, 1] == 5.0)
+    assert view.kernel.values[1, 1] == 5.0
+
+
+def test_a_hidden_step_through_catches_up_when_shown(qtbot, digit):
+    playground = strided_playground(digit)
+    dock = QWidget()  # e.g. the Explain dock, closed: the view must not recompute on every click
+    qtbot.addWidget(dock)
+    view = ExplainView(playground)
+    QVBoxLayout(dock).addWidget(view)
+    playground.set_kernel_cell(0, 0, 0, 1, 1, 5.0)
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert view.model.kernel[0, 1, 1] != 5.0
+    dock.show()
     qtbot.waitUntil(lambda: view.model.kernel[0, 1, 1] == 5.0)
     assert view.kernel.values[1, 1] == 5.0
 

@@ -7,8 +7,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QWheelEvent  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QGuiApplication, QRegion, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cnnstudio.engine import Network  # noqa: E402
@@ -77,6 +77,20 @@ def expected_trace(playground, weight0):
 
 def pixels(widget):
     return widget.grab().toImage()
+
+
+class RepaintedRegion(QObject):
+    """The union of the regions a widget was asked to repaint since it was installed."""
+
+    def __init__(self, widget):
+        super().__init__()
+        self.region = QRegion()
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Paint:
+            self.region = self.region.united(event.region())
+        return False
 
 
 # ---------------------------------------------------------------- clicking, scrolling, typing
@@ -323,6 +337,45 @@ def test_edits_update_cells_in_place_without_rebuilding(qtbot, editor):
     click(qtbot, editor, 0, 0, 0)
     editor.apply_preset("identity")
     assert editor.grid is grid and editor.grid.children() == children
+
+
+def test_an_edit_repaints_only_the_cell_it_changed(editor, playground):
+    QApplication.processEvents()
+    grid_painted, scale_painted = RepaintedRegion(editor.grid), RepaintedRegion(editor.scale)
+    kernels = np.abs(playground.network.weight(0)[:, 0])
+    f, i, j = (int(k) for k in np.unravel_index(np.argmin(kernels), kernels.shape))  # far from the scale's end
+    playground.set_kernel_cell(0, f, 0, i, j, float(playground.network.weight(0)[f, 0, i, j]) + 1e-3)
+    QApplication.processEvents()
+    assert grid_painted.region == QRegion(editor.cell_rect(f, i, j))
+    assert scale_painted.region.isEmpty()
+
+
+def test_an_edit_that_moves_the_colour_scale_repaints_every_cell_and_the_scale(editor, playground):
+    QApplication.processEvents()
+    grid_painted, scale_painted = RepaintedRegion(editor.grid), RepaintedRegion(editor.scale)
+    playground.set_kernel_cell(0, 3, 0, 1, 1, 9.0)
+    QApplication.processEvents()
+    assert grid_painted.region == QRegion(editor.grid.rect())
+    assert not scale_painted.region.isEmpty()
+
+
+def test_the_partial_repaints_show_what_a_full_repaint_shows(qtbot, editor, playground):
+    if QGuiApplication.platformName() != "offscreen":
+        pytest.skip("reads the window's backing store through the offscreen screen")
+    for f, i, j, button in ((1, 0, 0, Qt.LeftButton), (6, 2, 1, Qt.RightButton), (6, 2, 1, Qt.LeftButton),
+                            (3, BIAS, 0, Qt.LeftButton)):
+        click(qtbot, editor, f, i, j, button)
+    qtbot.mouseClick(editor.grid, Qt.LeftButton, pos=editor.header_rect(5).center())
+    qtbot.mouseMove(editor.grid, centre(editor, 4, 1, 2))
+    editor.highlight(0, 2, [(0, 0, 0), (0, 2, 2)])
+    playground.set_kernel_cell(0, 7, 0, 2, 2, 5.0)  # a new colour scale
+    playground.set_kernel_cell(0, 7, 0, 2, 2, 0.0)
+    playground.set_bias(0, 0, -0.3)
+    editor.apply_preset("identity")
+    QApplication.processEvents()
+    full = editor.grab().toImage()
+    on_screen = editor.screen().grabWindow(editor.winId()).toImage().convertToFormat(full.format())
+    assert on_screen == full
 
 
 def test_clicking_a_title_selects_the_filter_and_says_so(qtbot, editor):

@@ -44,7 +44,7 @@ class CanvasModel:
         self.events = EventGroup("image_changed", "history_changed", "size_changed",
                                  "brush_size_changed", "mnist_framing_changed")
         self.image = np.zeros((size, size), dtype=np.float32)
-        self.mnist_framing = False
+        self.mnist_framing = True  # drawn digits then look like the training data
         # The brush is stored relative to the canvas so it keeps its look when the size changes.
         self._brush_fraction = DEFAULT_BRUSH_SIZE / DIGIT_SIZE
         self._undo: list[np.ndarray] = []

@@ -25,8 +25,9 @@ Scale modes (CNN Explainer's local / module / global)
 ``"layer"``  one such range for all the maps of the stage
 ``"fixed"``  +-``fixed`` (signed) or [0, ``fixed``] (non-negative)
 
-A range never shrinks below ``MIN_RANGE``, so an all-zero map paints white rather
-than amplifying rounding noise.
+A range never shrinks below ``MIN_RANGE``, so a map that is nearly flat (an empty
+canvas leaves only the biases, a few hundredths) paints nearly white rather than
+blowing its tiny values up to full colour.  Maps of a drawn digit reach 1 to 10.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from cnnstudio.engine._jit import kernel
 
 SCALE_MODES = ("map", "layer", "fixed")
 DEFAULT_FIXED_RANGE = 3.0
-MIN_RANGE = 1e-3
+MIN_RANGE = 0.25
 LUT_SIZE = 257  # odd, so that 0 of a symmetric range lands exactly on the middle entry
 
 # ColorBrewer "Blues" and "Reds" (9 classes), lightest entry replaced by pure white.

@@ -192,6 +192,7 @@ def test_framing_leaves_an_empty_canvas_empty_and_is_off_by_default():
 
 def test_switching_framing_announces_a_new_network_input():
     model = CanvasModel()
+    model.set_mnist_framing(False)  # on by default
     events = Recorder(model)
     model.set_mnist_framing(True)
     model.set_mnist_framing(True)

@@ -160,6 +160,7 @@ def test_the_size_selector_switches_to_image_mode_and_back(qtbot, canvas):
 
 
 def test_mnist_framing_shows_what_the_network_sees(qtbot, canvas):
+    canvas.model.set_mnist_framing(False)  # on by default
     canvas.model.stamp_sample_digit(7)
     assert not canvas.preview.isVisible()
     qtbot.mouseClick(canvas.framing_check, Qt.LeftButton)

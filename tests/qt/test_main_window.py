@@ -98,6 +98,8 @@ def test_drawing_with_the_mouse_feeds_the_network_and_repaints_the_maps(window):
 
 
 def test_a_burst_of_mouse_moves_is_fed_to_the_network_once(window, monkeypatch):
+    window.canvas_model.set_mnist_framing(False)  # so the stroke's pixels reach the network where drawn
+    QApplication.processEvents()
     calls = []
     original = window.playground.set_input
     monkeypatch.setattr(window.playground, "set_input", lambda image: calls.append(1) or original(image))

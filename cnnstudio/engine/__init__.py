@@ -8,6 +8,7 @@ from .dense import dense_backward, dense_forward, flatten, softmax, softmax_cros
 from .network import ForwardTrace, Network, StageMaps, default_layers
 from .optim import SGD, Adam, glorot_init, he_init
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from .threads import engine_threads, set_engine_threads, training_threads
 from .shapes import (ConvSpec, DenseSpec, LayerReport, conv_output_size, resolve_padding, same_padding,
                      spec_from_dict, spec_to_dict, validate_layers)
 
@@ -20,4 +21,5 @@ __all__ = [
     "avgpool2d_backward", "avgpool2d_forward", "maxpool2d_backward", "maxpool2d_forward",
     "ConvSpec", "DenseSpec", "LayerReport", "conv_output_size", "resolve_padding", "same_padding",
     "spec_from_dict", "spec_to_dict", "validate_layers",
+    "engine_threads", "set_engine_threads", "training_threads",
 ]

@@ -18,20 +18,14 @@ folder named after a hash of all engine sources: any edit starts a fresh cache.
 It is under $NUMBA_CACHE_DIR if set, else the user's cache folder (the package
 folder may be read-only).
 
-NOTE: GNU OpenMP (Numba's parallel backend here) spins while it waits for work.
-On a 2-core machine that also runs the GUI thread, spinning threads starve the
-thread they wait for: a training batch measured 1.5 s instead of 12 ms.  A
-passive wait policy (set before Numba loads OpenMP) costs a few microseconds
-per parallel loop and removes that cliff.
+How many threads the parallel kernels use is decided per calling thread, see threads.py.
 """
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numba  # noqa: E402  (after the OpenMP setting above)
+import numba
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 

@@ -16,14 +16,12 @@ decides which thread drives it.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from cnnstudio.engine import Adam, ConvSpec, DenseSpec, Network, default_layers, validate_layers
+from cnnstudio.engine import Adam, ConvSpec, DenseSpec, Network, default_layers, engine_threads, validate_layers
 
 ANN_LAYERS = [DenseSpec(64, "relu"), DenseSpec(10)]
 IMAGE_SIZES = (28, 64, 256)
@@ -105,20 +103,13 @@ def cnn_layers() -> list:
 
 # ---------------------------------------------------------------- training and measuring
 
-@contextlib.contextmanager
 def one_engine_thread():
     """Run the engine's parallel kernels on one thread in this block (this thread only).
 
-    NOTE: on a busy machine OpenMP's parallel regions cost up to 100x more than
-    the work of a small batch; one thread per trainer keeps the lesson fast, and
-    Numba's thread count is per calling thread, so the GUI thread is unaffected.
+    NOTE: a lesson's batches are small; on a busy machine OpenMP's parallel regions
+    cost far more than their work (see engine/threads.py).
     """
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+    return engine_threads(1)
 
 
 def train_steps(network: Network, images, labels, epochs: int = 2, batch_size: int = 64, lr: float = 2e-3,

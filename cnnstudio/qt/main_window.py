@@ -29,6 +29,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
                                QWidget)
 
+from cnnstudio.engine import set_engine_threads
 from cnnstudio.model.canvas import CanvasModel
 from cnnstudio.model.playground import Playground
 
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
     def __init__(self, playground: Playground | None = None, canvas_model: CanvasModel | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("CNN Studio")
+        set_engine_threads(1)  # the GUI thread's batches are small; cores go to training (engine/threads.py)
         self.playground = playground or Playground()
         self.canvas_model = canvas_model or CanvasModel()
 

@@ -408,8 +408,8 @@ class TrainingController(QObject):
 
 def _leave_a_core_for_the_gui() -> None:
     """Let the engine's parallel kernels use every core but one when called from this (the worker's) thread."""
-    import numba
-    numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS - 1))
+    from cnnstudio.engine import set_engine_threads, training_threads
+    set_engine_threads(training_threads())
 
 
 def _default_trainer_factory(network, train, test, settings, locked):

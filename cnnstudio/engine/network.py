@@ -45,8 +45,12 @@ def _stage_finish_image(conv, bias, act, alpha, pool, pool_size, pool_stride, Hq
     """
     C, H, W = conv.shape
     flat = conv.reshape(-1)
+    n = H * W
     for c in range(C):
-        flat[c * H * W:(c + 1) * H * W] += bias[c]
+        b = bias[c]
+        plane = flat[c * n:(c + 1) * n]
+        for p in range(n):  # a loop, not "plane += b", which Numba compiles with a temporary array
+            plane[p] += b
     activated = np.empty_like(conv)
     _activation_forward_flat(flat, act, alpha, activated.reshape(-1))
     if pool == 0:

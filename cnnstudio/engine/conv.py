@@ -114,29 +114,49 @@ def _conv_backward_image(x, weight, grad_y, stride, pad_top, pad_left, need_gx, 
     xp = _pad_image(x, pad_top, pad_left, Hp, Wp, KW)
     gxp = np.zeros_like(xp)
     if stride == 1:
+        # Four output channels at a time, as in _conv_forward_image: each shifted input row is
+        # loaded once for four weight gradients, and the input gradient row is updated once
+        # with four terms.
         L = Ho * Wp
-        gy = np.zeros(L, dtype=np.float32)  # grad_y on the wide rows, zero in the discarded columns
-        for co in range(Co):
-            total = np.float32(0.0)
-            for i in range(Ho):
-                for j in range(Wo):
-                    gy[i * Wp + j] = grad_y[co, i, j]
-                    total += grad_y[co, i, j]
-            gb[co] += total
+        gy = np.zeros((4, L), dtype=np.float32)  # grad_y on the wide rows, zero in the discarded columns
+        for c0 in range(0, Co, 4):
+            block = min(4, Co - c0)
+            gy[:, :] = 0.0
+            for b in range(block):
+                total = np.float32(0.0)
+                for i in range(Ho):
+                    for j in range(Wo):
+                        gy[b, i * Wp + j] = grad_y[c0 + b, i, j]
+                        total += grad_y[c0 + b, i, j]
+                gb[c0 + b] += total
+            gy0, gy1, gy2, gy3 = gy[0], gy[1], gy[2], gy[3]
             for ci in range(Ci):
                 for ki in range(KH):
                     for kj in range(KW):
                         off = ki * Wp + kj
-                        w = weight[co, ci, ki, kj]
                         x_shifted = xp[ci, off:off + L]  # slices vectorise, see _conv_forward_image
-                        s = np.float32(0.0)
+                        s0 = s1 = s2 = s3 = np.float32(0.0)
                         for p in range(L):
-                            s += gy[p] * x_shifted[p]
-                        gw[co, ci, ki, kj] += s
+                            v = x_shifted[p]
+                            s0 += gy0[p] * v
+                            s1 += gy1[p] * v
+                            s2 += gy2[p] * v
+                            s3 += gy3[p] * v
+                        gw[c0, ci, ki, kj] += s0
+                        if block > 1:
+                            gw[c0 + 1, ci, ki, kj] += s1
+                        if block > 2:
+                            gw[c0 + 2, ci, ki, kj] += s2
+                        if block > 3:
+                            gw[c0 + 3, ci, ki, kj] += s3
                         if need_gx:
+                            w0 = weight[c0, ci, ki, kj]
+                            w1 = weight[c0 + 1, ci, ki, kj] if block > 1 else np.float32(0.0)
+                            w2 = weight[c0 + 2, ci, ki, kj] if block > 2 else np.float32(0.0)
+                            w3 = weight[c0 + 3, ci, ki, kj] if block > 3 else np.float32(0.0)
                             gx_shifted = gxp[ci, off:off + L]
                             for p in range(L):
-                                gx_shifted[p] += w * gy[p]
+                                gx_shifted[p] += w0 * gy0[p] + w1 * gy1[p] + w2 * gy2[p] + w3 * gy3[p]
     else:
         for co in range(Co):
             total = np.float32(0.0)

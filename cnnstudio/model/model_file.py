@@ -26,8 +26,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ import numpy as np
 
 from cnnstudio.engine import Network, spec_from_dict, spec_to_dict, validate_layers
 
+from .atomic import save_npz_atomically
 from .datasets import RESOURCES
 from .training import TrainingSettings
 
@@ -98,33 +97,7 @@ def save_model(path, network: Network, locked=frozenset(), settings: TrainingSet
     }
     arrays = {"header": np.array(json.dumps(header, separators=(",", ":")))}
     arrays.update({f"p{k}": np.ascontiguousarray(p, dtype=np.float32) for k, p in enumerate(network.params)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            np.savez_compressed(temp, **arrays)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-    return path
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless to skip where folders cannot be opened."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    return save_npz_atomically(path, arrays)
 
 
 # ---------------------------------------------------------------- loading

@@ -23,7 +23,6 @@ Loading validates everything before touching the current set.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .atomic import save_npz_atomically
 from .datasets import IMAGE_SIZE, NUM_CLASSES, DatasetError, Digits
 from .events import EventGroup
 
@@ -136,7 +136,6 @@ class MyDigits:
     def save(self, path: str | Path | None = None) -> Path:
         """Write the set to ``path`` (default: ``self.path``) atomically; returns the path written."""
         path = Path(path) if path is not None else self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
             "format": np.array(FILE_FORMAT),
             "version": np.array(FILE_VERSION, dtype=np.int64),
@@ -144,18 +143,7 @@ class MyDigits:
             "labels": np.array([item.label for item in self._items], dtype=np.int64),
             "uses": np.array([item.use for item in self._items], dtype="<U5"),
         }
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as temp:
-                np.savez_compressed(temp, **arrays)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        _fsync_folder(path.parent)
-        return path
+        return save_npz_atomically(path, arrays)
 
     def load(self, path: str | Path | None = None, missing_ok: bool = False) -> bool:
         """Replace the set with the one saved in ``path`` (default: ``self.path``).
@@ -171,20 +159,6 @@ class MyDigits:
         self._items = items
         self.events.digits_changed.emit()
         return True
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless to skip where folders cannot be opened."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def _read_file(path: Path) -> list[MyDigit]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
-from cnnstudio.model import model_file
+from cnnstudio.model import atomic
 from cnnstudio.model.datasets import load_mnist_5k
 from cnnstudio.model.model_file import (DEFAULT_MODEL_PATH, LoadedModel, ModelFileError, load_default_network,
                                         load_model, save_model)
@@ -215,7 +215,7 @@ def test_a_failed_save_leaves_the_old_file_whole(tmp_path, monkeypatch):
         handle.write(b"PK\x03\x04 half a model")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(model_file.np, "savez_compressed", write_half_then_fail)
+    monkeypatch.setattr(atomic.np, "savez_compressed", write_half_then_fail)
     with pytest.raises(OSError, match="No space"):
         save_model(path, Network(seed=99))
     monkeypatch.undo()
@@ -232,7 +232,7 @@ def test_a_failed_rename_leaves_the_old_file_whole(tmp_path, monkeypatch):
     def refuse(*args):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(model_file.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(PermissionError):
         save_model(path, Network(seed=99))
     assert path.read_bytes() == old_bytes

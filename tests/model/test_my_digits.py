@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cnnstudio.model.my_digits as my_digits_module
+from cnnstudio.model import atomic
 from cnnstudio.model.datasets import DatasetError, Digits
 from cnnstudio.model.my_digits import MyDigits, default_path
 
@@ -160,7 +160,7 @@ def test_a_failure_mid_save_keeps_the_old_file(filled, monkeypatch):
         file.write(b"PK\x03\x04 half an archive")
         raise OSError("disk full")
 
-    monkeypatch.setattr(my_digits_module.np, "savez_compressed", crash_half_way)
+    monkeypatch.setattr(atomic.np, "savez_compressed", crash_half_way)
     with pytest.raises(OSError, match="disk full"):
         filled.save()
     assert path.read_bytes() == before
@@ -179,7 +179,7 @@ def test_a_failed_rename_keeps_the_old_file(filled, monkeypatch):
     def refuse(src, dst):
         raise PermissionError("read-only")
 
-    monkeypatch.setattr(my_digits_module.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(PermissionError):
         filled.save()
     assert path.read_bytes() == before
@@ -189,8 +189,8 @@ def test_a_failed_rename_keeps_the_old_file(filled, monkeypatch):
 def test_save_flushes_to_disk_before_renaming(filled, monkeypatch):
     order = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(my_digits_module.os, "fsync", lambda fd: (order.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(my_digits_module.os, "replace", lambda a, b: (order.append("replace"), real_replace(a, b))[1])
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (order.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (order.append("replace"), real_replace(a, b))[1])
     filled.save()
     assert order[:2] == ["fsync", "replace"]
 

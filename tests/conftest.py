@@ -5,10 +5,15 @@ Nothing Qt-related lives here (``tests/qt`` has its own conftest).
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Shared helpers (reference.py, drawings.py) import as top-level modules from every test folder.
+sys.path.insert(0, str(Path(__file__).parent))
 
 # Under NUMBA_DISABLE_JIT=1 every kernel runs as plain Python (so coverage sees
 # the kernel bodies); the same tests then run with fewer random examples.

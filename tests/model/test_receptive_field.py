@@ -9,15 +9,7 @@ import pytest
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.model.receptive_field import (MapTarget, Rect, conv_terms, describe_input_pixel, explain,
                                              fed_by_input, receptive_field, stage_geometry)
-
-
-def a_drawn_seven() -> np.ndarray:
-    image = np.zeros((28, 28), np.float32)
-    image[5:8, 6:22] = 1.0
-    for r in range(8, 24):
-        c = 21 - (r - 8) // 2
-        image[r, c - 1:c + 2] = 1.0
-    return image
+from drawings import a_drawn_seven
 
 
 @pytest.fixture(scope="module")

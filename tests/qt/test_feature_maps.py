@@ -15,17 +15,9 @@ from cnnstudio.model.mosaic import DIVERGING_LUT, SEQUENTIAL_LUT, mosaic_levels,
 from cnnstudio.model.playground import Playground  # noqa: E402
 from cnnstudio.model.receptive_field import MapTarget, explain  # noqa: E402
 from cnnstudio.qt.feature_maps import QtFeatureMaps  # noqa: E402
+from drawings import a_drawn_seven  # noqa: E402
 
 KINDS = ("conv", "activation", "pooled")
-
-
-def a_drawn_seven() -> np.ndarray:
-    image = np.zeros((28, 28), np.float32)
-    image[5:8, 6:22] = 1.0
-    for r in range(8, 24):
-        c = 21 - (r - 8) // 2
-        image[r, c - 1:c + 2] = 1.0
-    return image
 
 
 @pytest.fixture

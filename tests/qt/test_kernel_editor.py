@@ -15,16 +15,7 @@ from cnnstudio.engine import Network  # noqa: E402
 from cnnstudio.model.playground import Playground  # noqa: E402
 from cnnstudio.model.presets import preset_kernel, presets_for  # noqa: E402
 from cnnstudio.qt.kernel_editor import BIAS, QtKernelEditor  # noqa: E402
-
-
-def a_drawn_seven() -> np.ndarray:
-    """A 28x28 "7": a top bar and a diagonal stroke, so every kernel edit shows in the maps."""
-    image = np.zeros((28, 28), np.float32)
-    image[5:8, 6:22] = 1.0
-    for r in range(8, 24):
-        c = 21 - (r - 8) // 2
-        image[r, c - 1:c + 2] = 1.0
-    return image
+from drawings import a_drawn_seven  # noqa: E402
 
 
 @pytest.fixture

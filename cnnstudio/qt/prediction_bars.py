@@ -32,6 +32,7 @@ class QtPredictionBars(QWidget):
         self._playground = playground
         self.probabilities: np.ndarray | None = None
         self.top_class: int | None = None
+        self.blank_input = False  # nothing drawn: the bars show the biases' guess, the header asks for a digit
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._font = QFont(self.font())
@@ -51,6 +52,7 @@ class QtPredictionBars(QWidget):
     # ------------------------------------------------------------ model -> view
     def _on_activations(self, trace) -> None:
         p = trace.probabilities
+        self.blank_input = not trace.input.any()
         self.probabilities = None if p is None else np.array(p, dtype=np.float64)
         self.top_class = None if p is None else int(np.argmax(p))
         self.update()
@@ -117,6 +119,12 @@ class QtPredictionBars(QWidget):
 
     def _paint_header(self, painter: QPainter) -> None:
         header = QRectF(MARGIN, MARGIN, self.width() - 2 * MARGIN, self._header_height() - 6)
+        if self.blank_input:
+            painter.setFont(self._bold)
+            painter.setPen(MUTED)
+            painter.drawText(header, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             "Draw a digit on the canvas")
+            return
         top = self.top_class
         self._big.setPixelSize(max(int(header.height() * 0.95), 12))
         digit_width = QFontMetricsF(self._big).horizontalAdvance(self.class_label(top)) + 12

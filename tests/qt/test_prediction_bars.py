@@ -98,3 +98,22 @@ def test_a_large_image_shows_a_message_instead_of_bars(bars, playground):
     playground.set_input(a_drawn_seven())
     QApplication.processEvents()
     assert bars.message() is None and bars.top_class is not None
+
+
+def test_an_empty_canvas_asks_for_a_digit_instead_of_naming_one(qtbot, playground):
+    playground.set_input(np.zeros((28, 28), np.float32))
+    widget = QtPredictionBars(playground)
+    qtbot.addWidget(widget)
+    widget.resize(300, 360)
+    widget.show()
+    qtbot.waitExposed(widget)
+    def header_has_the_top_colour():
+        image = widget.grab().toImage()
+        return any(image.pixelColor(x, y) == TOP for x in range(0, widget.width(), 2)
+                   for y in range(0, int(widget._header_height()), 2))
+
+    assert widget.blank_input and not header_has_the_top_colour()  # no big digit, just the request
+    playground.set_input(a_drawn_seven())
+    QApplication.processEvents()
+    assert not widget.blank_input and widget.top_class == int(np.argmax(playground.trace.probabilities))
+    assert header_has_the_top_colour()

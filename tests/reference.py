@@ -265,6 +265,16 @@ def adam_step(params, grads, state: AdamState, lr, beta1=0.9, beta2=0.999, eps=1
         p -= lr * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p)
 
 
+def smoothed_gradient(gradients, smoothing=0.9) -> np.ndarray:
+    """The bias-corrected moving average of ``gradients`` (one array per step, oldest first), written as a sum:
+
+    sum_k (1 - s) s^(t-1-k) g_k / (1 - s^t)   (Adam's m_hat after t steps).
+    """
+    t = len(gradients)
+    total = sum((1 - smoothing) * smoothing ** (t - 1 - k) * _f64(g) for k, g in enumerate(gradients))
+    return total / (1 - smoothing ** t)
+
+
 def he_std(fan_in: int) -> float:
     """He (Kaiming) normal: standard deviation sqrt(2 / fan_in)."""
     return math.sqrt(2.0 / fan_in)

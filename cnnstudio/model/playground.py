@@ -7,6 +7,8 @@ Qt-free.  Views send commands (``set_input``, ``set_kernel_cell``,
 - ``kernels_changed(layer)``   weights or biases of a layer changed (edited, loaded or trained)
 - ``architecture_changed()``   the layer list changed (panels must re-lay out)
 - ``activations_changed(trace)`` every map was recomputed; ``trace`` is an engine ``ForwardTrace``
+- ``gradients_changed()``      training brought new ``kernel_gradients``, or they were forgotten (a reset,
+  a loaded model, a new architecture: they belonged to weights that are gone)
 """
 from __future__ import annotations
 
@@ -33,8 +35,11 @@ class Playground:
     """A network, its current input, and the trace of its last forward pass."""
 
     def __init__(self, network: Network | None = None):
-        self.events = EventGroup("input_changed", "kernels_changed", "architecture_changed", "activations_changed")
+        self.events = EventGroup("input_changed", "kernels_changed", "architecture_changed", "activations_changed",
+                                 "gradients_changed")
         self.network = network or load_default_network()  # the shipped pretrained model
+        # {conv layer: (filters, channels, K, K)}: how training's last steps pushed each weight (empty: unknown)
+        self.kernel_gradients: dict[int, np.ndarray] = {}
         self.input = np.zeros(self.network.input_shape, dtype=np.float32)
         self.trace = None
         self.last_update_seconds = 0.0
@@ -78,22 +83,52 @@ class Playground:
         self.network.bias(layer)[filter] = value
         self._kernels_edited(layer)
 
-    def set_weights(self, state) -> None:
-        """Replace every parameter (e.g. from training or a loaded model) keeping the architecture."""
+    def set_weights(self, state, kernel_gradients=None) -> None:
+        """Replace every parameter (e.g. from training or a loaded model) keeping the architecture.
+
+        ``kernel_gradients`` are the gradients training computed with these weights (see
+        ``set_kernel_gradients``); without them the gradients known so far are forgotten.
+        """
         self.network.set_state(state)
+        self.set_kernel_gradients(kernel_gradients)
         for layer in range(len(self.network.layers)):
             self.events.kernels_changed.emit(layer)
         self.recompute()
 
+    def set_kernel_gradients(self, gradients) -> None:
+        """Keep copies of ``gradients`` ``{conv layer: (filters, channels, K, K)}`` (the loss's gradient for each
+        kernel weight, e.g. smoothed over training steps); None or ``{}`` forgets them.
+
+        Raises ``ValueError`` (nothing changes) when an array does not fit its layer's weights.
+        """
+        kept = {}
+        for layer, gradient in (gradients or {}).items():
+            layer = int(layer)
+            if not 0 <= layer < len(self.network.conv_specs) or np.shape(gradient) != self.network.weight(layer).shape:
+                raise ValueError(f"a gradient of shape {np.shape(gradient)} does not fit conv layer {layer + 1} "
+                                 f"of this network")
+            kept[layer] = np.array(gradient, dtype=np.float32)
+        if kept or self.kernel_gradients:
+            self.kernel_gradients = kept
+            self.events.gradients_changed.emit()
+
     def reset_kernels(self, layer: int | None = None) -> None:
-        """Put back the reference (trained or loaded) weights of one layer, or of all layers."""
+        """Put back the reference (trained or loaded) weights of one layer, or of all layers; their gradients go."""
         layers = range(len(self.network.layers)) if layer is None else [layer]
+        self._forget_gradients(layers)
         for k in layers:
             for index in (2 * k, 2 * k + 1):
                 if self.reference_state[index].shape == self.network.params[index].shape:
                     self.network.params[index][...] = self.reference_state[index]
             self.events.kernels_changed.emit(k)
         self.recompute()
+
+    def _forget_gradients(self, layers) -> None:
+        """Drop the gradients of ``layers``, which belonged to weights that are gone."""
+        gone = set(self.kernel_gradients) & set(layers)
+        if gone:
+            self.kernel_gradients = {k: g for k, g in self.kernel_gradients.items() if k not in gone}
+            self.events.gradients_changed.emit()
 
     def _kernels_edited(self, layer: int) -> None:
         self.events.kernels_changed.emit(layer)
@@ -124,7 +159,7 @@ class Playground:
                 discarded = True
         self._settings_undo.append((old.layers, old.get_state()))
         self.network = new
-        self.events.architecture_changed.emit()
+        self._announce_architecture()
         self.recompute()
         return SettingsChange(list(new.reports[layer].warnings), discarded)
 
@@ -135,7 +170,7 @@ class Playground:
         layers, state = self._settings_undo.pop()
         self.network = Network(layers, self.network.input_shape, seed=0)
         self.network.set_state(state)
-        self.events.architecture_changed.emit()
+        self._announce_architecture()
         self.recompute()
         return True
 
@@ -150,8 +185,15 @@ class Playground:
         self._settings_undo.append((self.network.layers, self.network.get_state()))
         self.network = network
         self.reference_state = network.get_state()
-        self.events.architecture_changed.emit()
+        self._announce_architecture()
         self.recompute()
+
+    def _announce_architecture(self) -> None:
+        """Say the layer list changed; the gradients of the old weights are gone (announced once views re-laid out)."""
+        had_gradients, self.kernel_gradients = bool(self.kernel_gradients), {}
+        self.events.architecture_changed.emit()
+        if had_gradients:
+            self.events.gradients_changed.emit()
 
     def _changed_layers(self, layer: int, changes: dict) -> list:
         spec = self.network.layers[layer]

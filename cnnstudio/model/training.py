@@ -34,6 +34,9 @@ DATA_SOURCES = ("mnist", "idx", "mine", "mix")
 # A batch loss this many times the chance loss ln(classes) means the logits have blown up.
 EXPLODED_LOSS_FACTOR = 100.0
 DEFAULT_EVAL_EVERY = 500  # steps between mid-epoch test evaluations (every epoch end is evaluated too)
+# NOTE: Adam's beta1 and SGD's usual momentum: the smoothed gradient is then Adam's first moment (and SGD's
+# velocity, scaled), so without weight decay "minus the smoothed gradient" is the way each weight really moves.
+GRADIENT_SMOOTHING = 0.9
 
 
 # ---------------------------------------------------------------- settings
@@ -292,6 +295,43 @@ def _round(value: float) -> float:
     return float(f"{value:.5g}")
 
 
+# ---------------------------------------------------------------- gradients
+
+class GradientAverage:
+    """The exponential moving average of a run's gradients, bias-corrected as Adam's first moment is.
+
+    After steps with gradients ``g_1 .. g_t`` (each a list of arrays)::
+
+        m_t = s * m_(t-1) + (1 - s) * g_t,   m_0 = 0,   value = m_t / (1 - s**t)
+
+    so after one step the value is ``g_1`` exactly, and later steps weigh more than earlier ones.
+    """
+
+    def __init__(self, smoothing: float = GRADIENT_SMOOTHING):
+        self.smoothing = float(smoothing)
+        self.steps = 0
+        self._moment: list[np.ndarray] | None = None
+
+    def add(self, grads) -> None:
+        s = np.float32(self.smoothing)
+        if self._moment is None:
+            self._moment = [np.zeros_like(g, dtype=np.float32) for g in grads]
+        for m, g in zip(self._moment, grads):
+            m *= s
+            m += (1 - s) * g
+        self.steps += 1
+
+    def value(self, index: int) -> np.ndarray | None:
+        """A new array: the average of the gradients of parameter ``index``; None before the first step."""
+        if self._moment is None:
+            return None
+        return (self._moment[index] / (1.0 - self.smoothing ** self.steps)).astype(np.float32)
+
+    def clear(self) -> None:
+        self.steps = 0
+        self._moment = None
+
+
 # ---------------------------------------------------------------- the trainer
 
 class Trainer:
@@ -308,6 +348,10 @@ class Trainer:
     ``history`` holds the run's curves: ``step``, ``loss`` (batch loss), ``train_acc``
     (running epoch accuracy) per step, and ``test_step``, ``test_loss``, ``test_acc`` per
     test evaluation.  Values are rounded to 5 significant digits.
+
+    ``last_grads`` is the gradient of every parameter at the last step (matching
+    ``network.params``; locked kernels' are zero), None before the first step and after a
+    divergence; ``gradient_average`` smooths them over the run (``kernel_gradients()``).
     """
 
     def __init__(self, network: Network, train: Digits, test: Digits, settings: TrainingSettings | None = None,
@@ -333,6 +377,8 @@ class Trainer:
         self.history: dict[str, list] = {"step": [], "loss": [], "train_acc": [],
                                          "test_step": [], "test_loss": [], "test_acc": []}
         self.last_evaluation: Evaluation | None = None
+        self.last_grads: list[np.ndarray] | None = None
+        self.gradient_average = GradientAverage()
 
     def set_locked(self, locked) -> None:
         """Keep the ``(layer, filter)`` kernels in ``locked`` exactly as the network holds them now.
@@ -379,11 +425,15 @@ class Trainer:
                 sane = math.isfinite(batch_loss) and batch_loss <= EXPLODED_LOSS_FACTOR * chance_loss
                 if sane:
                     self._zero_locked(grads)
+                    self.last_grads = grads
+                    self.gradient_average.add(grads)
                     self.optimizer.step(network.params, grads)
                     self._restore_locked()
                 if not (sane and all(np.isfinite(p).all() for p in network.params)):
                     network.set_state(checkpoint)
                     self.optimizer = make_optimizer(settings)
+                    self.last_grads = None  # they led to weights that were thrown away
+                    self.gradient_average.clear()
                     yield self._progress(epoch, step, samples, batch_loss, batch_loss, correct / max(seen, 1),
                                          test_loss, test_accuracy, False, 0.0, 0.0, diverged=True,
                                          message=self._divergence_message(batch_loss, step, checkpoint_step))
@@ -436,6 +486,20 @@ class Trainer:
         for last in self.train_steps():
             pass
         return last
+
+    def kernel_gradients(self) -> dict[int, np.ndarray] | None:
+        """The smoothed gradient of every conv layer's kernels: ``{layer: (filters, channels, K, K)}`` float32.
+
+        New arrays (safe to hand to another thread); locked kernels' are zero.  None before
+        the first step and after a divergence.
+        """
+        if self.gradient_average.steps == 0:
+            return None
+        kernels = {layer: self.gradient_average.value(2 * layer) for layer in range(len(self.network.conv_specs))}
+        for layer, filter in self.locked:
+            if layer in kernels:  # locked mid-run: its past pushes no longer apply
+                kernels[layer][filter] = 0
+        return kernels
 
     # -- helpers
     def _progress(self, epoch, step, samples, loss, batch_loss, accuracy, test_loss, test_accuracy, fresh, speed,

@@ -11,6 +11,12 @@ whose selection changed); the whole grid only when the colour scale moves.
 All grids are painted by one widget (``_KernelGrid``), which hit-tests the
 mouse itself: a layer of 16 filters of 11 x 11 weights is ~2000 cells, too
 many for one child widget each.
+
+While training runs, the playground knows the (smoothed) gradient of the loss for
+every kernel weight; "Show gradients" draws, on each cell, which way the update
+pushes that weight: a triangle pointing up (the weight grows: the gradient is
+negative) or down, its area and opacity growing with |gradient| relative to the
+largest of the layer.  A new gradient repaints the grid once.
 """
 from __future__ import annotations
 
@@ -20,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPalette, QPen, QPixmap,
-                           QRegion)
-from PySide6.QtWidgets import (QApplication, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                           QPolygonF, QRegion)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QSizePolicy, QSpinBox, QToolTip, QVBoxLayout, QWidget)
 
 from cnnstudio.engine import ConvSpec
@@ -40,6 +46,7 @@ _STOPS = ((-1.0, (33, 102, 172)), (-0.5, (103, 169, 207)), (0.0, (247, 247, 247)
           (0.5, (239, 138, 98)), (1.0, (178, 24, 43)))
 _ACCENT = QColor(26, 115, 232)
 _HIGHLIGHT = QColor(255, 196, 0)
+UP, DOWN = "\u25b2", "\u25bc"  # the push glyphs, as the readout writes them
 
 
 def _build_lut(n: int = 257) -> list[tuple[QColor, QColor]]:
@@ -61,6 +68,17 @@ def value_colours(value: float, vmax: float) -> tuple[QColor, QColor]:
     """Fill and text colour of a weight on a symmetric scale [-vmax, vmax]."""
     t = 0.0 if vmax <= 0 or not math.isfinite(value) else max(-1.0, min(1.0, value / vmax))
     return _LUT[int(round((t + 1.0) * 0.5 * (len(_LUT) - 1)))]
+
+
+def push_words(gradient: float, short: bool = False) -> str:
+    """A weight's gradient and which way the update pushes the weight: in words, or ``short`` (glyph and number)."""
+    if not math.isfinite(gradient) or gradient == 0:
+        return f"gradient {gradient:g}" + ("" if short else ": training leaves it as it is")
+    number = f"{gradient:+.2g}".replace("-", "\u2212")
+    glyph = UP if gradient < 0 else DOWN
+    if short:
+        return f"{glyph} gradient {number}"
+    return f"gradient {number}: training pushes it {'up' if gradient < 0 else 'down'} {glyph}"
 
 
 def format_value(value: float) -> str:
@@ -125,6 +143,9 @@ class _Fonts:
         self.header_bold.setBold(True)
         self._metrics = {id(font): QFontMetrics(font, device) for font in (self.value, self.header, self.header_bold)}
         self._widths: dict = {}
+        value = self._metrics[id(self.value)]
+        # where a centred value's digits sit in a cell: the push glyphs go above and below them
+        self.value_ascent, self.value_descent, self.value_digits = value.ascent(), value.descent(), value.capHeight()
 
     def advance(self, font: QFont, text: str) -> int:
         """``QFontMetrics(font).horizontalAdvance(text)`` for one of these fonts."""
@@ -164,7 +185,8 @@ class _KernelGrid(QWidget):
     them: it emits ``nudged`` (in steps) and ``value_entered`` and lets the
     editor send the command.  It repaints as little as it can: ``refresh_values``
     only the cells whose value changed, a moved outline only its two cells, a
-    new selection only its two cards.
+    new selection only its two cards; ``set_gradients`` (a training shipment)
+    the whole grid once.
     """
 
     nudged = Signal(int, int, int, float)          # filter, row, col, steps (row == BIAS: the bias)
@@ -176,6 +198,7 @@ class _KernelGrid(QWidget):
     MARGIN, GAP, PAD, HEADER, BIAS_GAP, BIAS_H, MIN_INNER = 8, 10, 6, 18, 5, 20, 72
     TIGHT_GAP, TIGHT_PAD, TIGHT_HEADER, TIGHT_BIAS_GAP, TIGHT_BIAS_H, TIGHT_MIN_INNER = 6, 4, 14, 3, 15, 40
     MAX_CELL, VALUES_FROM = 46, 27
+    SMALLEST_PUSH = 3.0  # pixels: a push glyph smaller than this would read as a speck, not a direction
 
     def __init__(self, source, parent=None):
         super().__init__(parent)
@@ -185,6 +208,8 @@ class _KernelGrid(QWidget):
         self.selected = 0
         self.focus_cell = (0, 0, 0)
         self.highlighted: set = set()   # (filter, row, col) drawn with a bright outline
+        self.gradients = None           # (F, K, K) gradient of each weight shown, or None: no push glyphs
+        self.gradient_scale = 1.0       # the |gradient| drawn at full size (the layer's largest)
         self._hover = None
         self._click_origin = None       # (target, value before the first click, time) for double clicks
         self._known = None              # (weights, bias, vmax) as last painted in full or refreshed
@@ -225,6 +250,7 @@ class _KernelGrid(QWidget):
         """Re-lay out for ``filters`` kernels of ``size`` x ``size`` (only when the architecture changed)."""
         self.cancel_edit()
         self._hover = self._click_origin = None
+        self.gradients = None  # they were another shape's; the editor hands over the new layer's
         self.selected = min(self.selected, max(filters - 1, 0))
         f, r, c = self.focus_cell
         self.focus_cell = (min(f, max(filters - 1, 0)), r if r == BIAS else min(r, size - 1), min(c, size - 1))
@@ -389,6 +415,13 @@ class _KernelGrid(QWidget):
                 self._update_cell(cell)
             self.highlighted = cells
 
+    def set_gradients(self, gradients, scale: float = 1.0) -> None:
+        """Draw the push of ``gradients`` (F, K, K) on the cells (None: draw none), full size at |gradient| = scale."""
+        if gradients is None and self.gradients is None:
+            return
+        self.gradients, self.gradient_scale = gradients, scale
+        self.update()
+
     def _update_cell(self, cell) -> None:
         if cell is not None and 0 <= cell[0] < self._layout.filters:
             self.update(self.cell_rect(*cell))
@@ -419,6 +452,9 @@ class _KernelGrid(QWidget):
         weights, bias, vmax = self._source()
         fonts = self._current_fonts()
         cell, values_shown = lay.cell, lay.cell >= self.VALUES_FROM
+        gradients = self.gradients
+        if gradients is not None and gradients.shape != weights.shape:
+            gradients = None  # a relayout is on its way
         highlighted = self.highlighted
         has_focus = self.hasFocus() and not self.inline_editor.isVisible()
         for f in range(lay.filters):
@@ -448,6 +484,8 @@ class _KernelGrid(QWidget):
                         painter.setFont(fonts.value)
                         painter.setPen(ink)
                         painter.drawText(rect, Qt.AlignCenter, text)
+                    if gradients is not None:
+                        self._paint_push(painter, rect, float(gradients[f, i, j]), ink, fonts if values_shown else None)
             if region.intersects(self.bias_rect(f)):
                 self._paint_bias(painter, f, float(bias[f]), vmax, fonts, palette)
             for i, j in ((i, j) for (g, i, j) in highlighted if g == f):
@@ -456,6 +494,40 @@ class _KernelGrid(QWidget):
                 self._outline(painter, self.cell_rect(*self._hover), QColor(20, 24, 31, 150), 1)
             if has_focus and self.focus_cell[0] == f:
                 self._outline(painter, self.cell_rect(*self.focus_cell), QColor(20, 24, 31), 2, inner=True)
+
+    def _paint_push(self, painter, rect, gradient, ink, fonts) -> None:
+        """A triangle showing which way the update pushes a weight: up when its gradient is negative.
+
+        Its area (and opacity) grows with |gradient| / ``gradient_scale``.  With ``fonts`` (the
+        value is printed) it sits above the digits when pointing up and below them when pointing
+        down; otherwise in the middle of the cell.
+        """
+        strength = abs(gradient) / self.gradient_scale if self.gradient_scale > 0 else 0.0
+        if not strength > 0:  # zero (a locked kernel, a dead filter) or NaN
+            return
+        strength = math.sqrt(min(strength, 1.0))  # sides grow as the square root: the area tells the size
+        up = gradient < 0
+        x = rect.x() + rect.width() / 2
+        if fonts is None:
+            height, y = 0.5 * rect.height() * strength, rect.y() + rect.height() / 2
+        else:
+            # the digits of the centred value span [top, baseline]; the glyph takes the free band above or below
+            baseline = rect.y() + (rect.height() - fonts.value_ascent - fonts.value_descent) / 2 + fonts.value_ascent
+            top = baseline - fonts.value_digits
+            band = top - rect.y() if up else rect.bottom() + 1 - baseline
+            height = (band - 3) * strength
+            y = (rect.y() + top) / 2 if up else (baseline + rect.bottom() + 1) / 2
+        if height < self.SMALLEST_PUSH:
+            return
+        half_w, half_h = 0.8 * height, height / 2
+        tip, base = (y - half_h, y + half_h) if up else (y + half_h, y - half_h)
+        colour = QColor(ink)
+        colour.setAlphaF(0.5 + 0.5 * strength)
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(colour)
+        painter.drawPolygon(QPolygonF([QPointF(x, tip), QPointF(x + half_w, base), QPointF(x - half_w, base)]))
+        painter.setRenderHint(QPainter.Antialiasing, False)
 
     def _card_pixmap(self, f, card, fonts, palette) -> QPixmap:
         """A card's rounded background, border and title, on the window colour: drawn once, then copied.
@@ -610,7 +682,8 @@ class _KernelGrid(QWidget):
     def _tooltip(self, f, i, j) -> str:
         what = f"filter {f + 1}, bias" if i == BIAS else f"filter {f + 1}, row {i + 1}, column {j + 1}"
         step = f"{self.step:g}"
-        return (f"<b>{what}</b>: {self.value_at(f, i, j):.4f}<br>"
+        push = f"{push_words(float(self.gradients[f, i, j]))}<br>" if self.gradients is not None and i != BIAS else ""
+        return (f"<b>{what}</b>: {self.value_at(f, i, j):.4f}<br>{push}"
                 f"left click +{step}, right click \u2212{step}, wheel \u00b1{self.step / 10:g}<br>"
                 f"double click or type a number to enter it")
 
@@ -792,6 +865,8 @@ class QtKernelEditor(QWidget):
 
     ``filter_selected(layer, filter)`` is emitted when the selected filter
     changes; ``highlight(layer, filter, cells)`` outlines weights (linked hover).
+    The playground's ``gradients_changed`` brings the push glyphs (``gradients``:
+    what is drawn), shown while "Show gradients" (``gradients_check``) is ticked.
     Cell geometry (``cell_rect``, ``bias_rect``, ``header_rect``) is in
     ``self.grid``'s coordinates.
     """
@@ -811,8 +886,11 @@ class QtKernelEditor(QWidget):
         events = playground.events
         events.kernels_changed.connect(self._on_kernels_changed)
         events.architecture_changed.connect(self._on_architecture_changed)
-        self.destroyed.connect(lambda *_, e=events, k=self._on_kernels_changed, a=self._on_architecture_changed:
-                               (e.kernels_changed.disconnect(k), e.architecture_changed.disconnect(a)))
+        events.gradients_changed.connect(self._sync_gradients)
+        self.destroyed.connect(lambda *_, e=events, k=self._on_kernels_changed, a=self._on_architecture_changed,
+                               g=self._sync_gradients: (e.kernels_changed.disconnect(k),
+                                                        e.architecture_changed.disconnect(a),
+                                                        e.gradients_changed.disconnect(g)))
         self._sync_architecture()
 
     # -- construction (once)
@@ -830,6 +908,8 @@ class QtKernelEditor(QWidget):
         self.step_combo.setToolTip("How much a click raises (left) or lowers (right) a weight; "
                                    "the wheel moves a tenth of it")
         self.scale = _ColourScale(self._vmax)
+        self.gradients_check = QCheckBox(f"Show gradients {UP}{DOWN}", objectName="kernelShowGradients")
+        self.gradients_check.setChecked(True)
 
         self.filter_label = QLabel(objectName="kernelFilterLabel")
         self.preset_combo = QComboBox(objectName="kernelPreset")
@@ -852,6 +932,8 @@ class QtKernelEditor(QWidget):
         self.scroll.setWidget(self.grid)
         self.readout = QLabel(objectName="kernelReadout")
         self.readout.setTextFormat(Qt.RichText)
+        # NOTE: a long readout is cut at the right instead of widening the editor (and re-laying out the window)
+        self.readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.readout.setMinimumHeight(self.readout.fontMetrics().height())
         self.hint = QLabel(objectName="kernelHint")
         self.hint.setWordWrap(True)
@@ -875,8 +957,13 @@ class QtKernelEditor(QWidget):
         words.setSpacing(1)
         words.addWidget(self.readout)
         words.addWidget(self.hint)
+        keys = QVBoxLayout()  # what the colours and the triangles mean
+        keys.setSpacing(2)
+        keys.addWidget(self.scale)
+        keys.addWidget(self.gradients_check)
+        keys.addStretch(1)
         footer = QHBoxLayout()
-        footer.addWidget(self.scale, 0, Qt.AlignTop)
+        footer.addLayout(keys)
         footer.addLayout(words, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -892,6 +979,7 @@ class QtKernelEditor(QWidget):
         self.apply_button.clicked.connect(self.apply_preset)
         self.randomise_button.clicked.connect(self.randomise)
         self.reset_button.clicked.connect(self.reset_to_trained)
+        self.gradients_check.toggled.connect(self._sync_gradients)
         self.grid.nudged.connect(self._on_nudged)
         self.grid.value_entered.connect(self._on_value_entered)
         self.grid.filter_clicked.connect(self.select_filter)
@@ -918,6 +1006,11 @@ class QtKernelEditor(QWidget):
     @property
     def step(self) -> float:
         return self.grid.step
+
+    @property
+    def gradients(self) -> np.ndarray | None:
+        """The gradients drawn on the cells shown, (filters, K, K); None when none are drawn."""
+        return self.grid.gradients
 
     def _spec(self) -> ConvSpec | None:
         layers = self.playground.network.layers
@@ -1028,7 +1121,7 @@ class QtKernelEditor(QWidget):
         self._channel = value - 1
         self.grid.cancel_edit()
         self._sync_highlight()
-        self._sync_readout()
+        self._sync_gradients()
         self.grid.source_changed()
 
     def _on_step_chosen(self, index: int) -> None:
@@ -1070,6 +1163,7 @@ class QtKernelEditor(QWidget):
             self.grid.set_shape(0, 1)
             self.channel_spin.setEnabled(False)
             self._sync_filter_label()
+            self._sync_gradients()
             return
         channels = self.playground.network.weight(self._layer).shape[1]
         self._channel = min(self._channel, channels - 1)
@@ -1084,7 +1178,7 @@ class QtKernelEditor(QWidget):
         self._sync_filter_label()
         self._sync_highlight()
         self._sync_hint()
-        self._sync_readout()
+        self._sync_gradients()
         self.scale.update()
 
     def _sync_presets(self, size: int) -> None:
@@ -1097,6 +1191,24 @@ class QtKernelEditor(QWidget):
         if self.preset_combo.currentText() not in available and available:
             with qt_signals_blocked(self.preset_combo):
                 self.preset_combo.setCurrentText(presets_for(size)[0])
+
+    def _sync_gradients(self, *args) -> None:
+        """Draw the gradients of the layer and channel shown, if training brought some and the box is ticked."""
+        known = self.playground.kernel_gradients
+        if self.gradients_check.isEnabled() != bool(known) or not self.gradients_check.toolTip():
+            self.gradients_check.setEnabled(bool(known))
+            self.gradients_check.setToolTip(
+                "Draw on every weight which way training pushes it: a triangle up (the weight grows) or down, "
+                "bigger and darker for a stronger push. It is minus the gradient of the loss, which "
+                "backpropagation computes for every weight (smoothed over the last training steps)."
+                + ("" if known else "<br><br>Start training (Ctrl+T shows the Training dock) to see them."))
+        gradient = known.get(self._layer) if self._conv_layers and self.gradients_check.isChecked() else None
+        if gradient is None:
+            self.grid.set_gradients(None)
+        else:
+            largest = float(np.max(np.abs(gradient))) if gradient.size else 0.0
+            self.grid.set_gradients(gradient[:, self._channel], largest if math.isfinite(largest) else 0.0)
+        self._sync_readout()
 
     def _sync_filter_label(self) -> None:
         self.filter_label.setText(f"Filter {self.grid.selected + 1}:" if self.grid.filters else "")
@@ -1111,7 +1223,10 @@ class QtKernelEditor(QWidget):
         where = "bias" if i == BIAS else f"row {i + 1}, column {j + 1}"
         channel = f" \u00b7 input {self._channel + 1}" if self.channel_spin.maximum() > 1 and i != BIAS else ""
         value = self.grid.value_at(f, i, j)
-        self.readout.setText(f"filter {f + 1}{channel} \u00b7 {where}: <b>{value:+.4f}</b>".replace("-", "\u2212"))
+        text = f"filter {f + 1}{channel} \u00b7 {where}: <b>{value:+.4f}</b>".replace("-", "\u2212")
+        if self.grid.gradients is not None and i != BIAS:
+            text += f" \u00b7 {push_words(float(self.grid.gradients[f, i, j]), short=True)}"
+        self.readout.setText(text)
 
     def _sync_hint(self) -> None:
         spec = self._spec()

@@ -5,11 +5,12 @@ threads.  ``TrainingWorker`` lives in a ``QThread`` and advances it one step per
 of that thread's event loop, so commands (pause, step, stop, new weights, new locks)
 are taken between steps, never in the middle of one, and the thread is never killed.
 Only copies cross threads: the worker emits ``Progress`` records and copies of the
-weights; the GUI thread sends copies of hand-edited weights back.
+weights (with the smoothed gradients of the conv kernels); the GUI thread sends copies
+of hand-edited weights back.
 
 ``TrainingController`` sits on the GUI thread.  It trains a *copy* of the playground's
 network, puts the trained weights into the playground about 15 times a second (so the
-kernels, feature maps and prediction update while training runs), keeps the set of
+kernels, their gradients, feature maps and prediction update while training runs), keeps the set of
 locked kernels, stops training when the architecture changes, and hands the trainer
 any weight the user edits by hand.
 """
@@ -35,8 +36,10 @@ class TrainingWorker(QObject):
     worker, which takes it between two steps.  Signals (queued to the GUI thread):
 
     - ``progress(Progress)``     after every step
-    - ``weights(list)``          copies of every parameter, at most ``weights_per_second``
-      times a second while running, and always after a pause, a single step, the end or a divergence
+    - ``weights(list, dict)``    copies of every parameter, and of the smoothed gradient of every conv
+      layer's kernels (``Trainer.kernel_gradients()``: ``{layer: array}``, or None when none is known),
+      at most ``weights_per_second`` times a second while running, and always after a pause, a single
+      step, the end or a divergence
     - ``paused()``               the worker stopped stepping and waits for a command
     - ``diverged(str)``          the loss became NaN or infinite: the trainer went back to its last good
       weights (emitted just before) and ended the run (``finished`` follows)
@@ -46,7 +49,7 @@ class TrainingWorker(QObject):
     """
 
     progress = Signal(object)
-    weights = Signal(object)
+    weights = Signal(object, object)
     paused = Signal()
     diverged = Signal(str)
     error = Signal(str)
@@ -200,7 +203,8 @@ class TrainingWorker(QObject):
 
     def _emit_weights(self) -> None:
         self._last_weights = time.perf_counter()
-        self.weights.emit(self.trainer.network.get_state())  # get_state copies every array
+        # get_state copies every array; kernel_gradients makes new ones
+        self.weights.emit(self.trainer.network.get_state(), self.trainer.kernel_gradients())
 
 
 class TrainingController(QObject):
@@ -361,13 +365,13 @@ class TrainingController(QObject):
         if self._current():
             self.progress.emit(progress)
 
-    @Slot(object)
-    def _worker_weights(self, state) -> None:
+    @Slot(object, object)
+    def _worker_weights(self, state, kernel_gradients) -> None:
         if not self._current():
             return
         self._applying_weights = True
         try:
-            self.playground.set_weights(state)
+            self.playground.set_weights(state, kernel_gradients)
         finally:
             self._applying_weights = False
         self.weights_applied += 1

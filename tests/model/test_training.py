@@ -5,12 +5,14 @@ import itertools
 
 import numpy as np
 import pytest
+import reference as ref
 
 from cnnstudio.engine import Network
 from cnnstudio.model.datasets import Digits, load_mnist_5k
 from cnnstudio.model.my_digits import MyDigits
-from cnnstudio.model.training import (Evaluation, Progress, Trainer, TrainingSettings, evaluate, make_dataset,
-                                      shift_images, split_digits, worst_mistakes)
+from cnnstudio.model.training import (GRADIENT_SMOOTHING, Evaluation, GradientAverage, Progress, Trainer,
+                                      TrainingSettings, evaluate, make_dataset, shift_images, split_digits,
+                                      worst_mistakes)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +149,7 @@ def test_a_huge_learning_rate_diverges_and_reverts_to_the_start(small):
     assert "reverted to step 0" in last.message and "Try a learning rate of 1e+05 or lower" in last.message
     assert all(np.array_equal(a, b) for a, b in zip(network.params, start))
     assert trainer.optimizer.velocity is None  # optimizer state was reset
+    assert trainer.last_grads is None and trainer.kernel_gradients() is None  # they led nowhere good
 
 
 def test_a_nan_weight_reverts_to_the_last_good_checkpoint(small):
@@ -169,6 +172,62 @@ def test_a_nan_weight_reverts_to_the_last_good_checkpoint(small):
     assert trainer.optimizer.m is None
     with pytest.raises(StopIteration):
         next(steps)
+
+
+# ---------------------------------------------------------------- gradients
+
+def close_to(actual, expected, rtol=1e-3):
+    """Equal within float32 summation noise: relative to each value and to the array's largest."""
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * float(np.abs(expected).max()))
+
+
+def test_the_trainer_keeps_each_steps_gradients_and_their_average(small):
+    train = Digits(small[0].images[:64], small[0].labels[:64], "64 digits")
+    network = Network(seed=2)
+    # one batch holds every digit, so a step's gradient does not depend on the shuffling
+    trainer = Trainer(network, train, small[1], TrainingSettings(batch_size=64, epochs=3))
+    assert trainer.last_grads is None and trainer.kernel_gradients() is None
+    steps, engine = trainer.train_steps(), []
+    for _ in range(3):
+        start = network.copy()  # the weights this step starts from
+        next(steps)
+        engine.append(start.loss_and_grads(train.images, train.labels)[1])
+        for mine, theirs in zip(trainer.last_grads, engine[-1]):
+            close_to(mine, theirs)
+    kernels = trainer.kernel_gradients()
+    assert sorted(kernels) == [0, 1]  # the conv layers
+    for layer, kernel in kernels.items():
+        assert kernel.shape == network.weight(layer).shape and kernel.dtype == np.float32
+        close_to(kernel, ref.smoothed_gradient([grads[2 * layer] for grads in engine], GRADIENT_SMOOTHING))
+    kernels[0][...] = 99  # new arrays each time: the receiver may keep them
+    assert not np.any(trainer.kernel_gradients()[0] == 99)
+
+
+def test_the_gradient_average_starts_at_the_first_gradient_and_follows_the_later_ones():
+    rng = np.random.default_rng(0)
+    gradients = [[rng.standard_normal((2, 3)).astype(np.float32)] for _ in range(4)]
+    average = GradientAverage(0.8)
+    assert average.value(0) is None
+    average.add(gradients[0])
+    close_to(average.value(0), gradients[0][0], rtol=1e-6)
+    for g in gradients[1:]:
+        average.add(g)
+    close_to(average.value(0), ref.smoothed_gradient([g[0] for g in gradients], 0.8), rtol=1e-6)
+    average.clear()
+    assert average.value(0) is None and average.steps == 0
+
+
+def test_locked_kernels_get_no_push(small):
+    train, test = small
+    trainer = Trainer(Network(seed=0), train, test, TrainingSettings(epochs=1), locked={(0, 2)})
+    steps = trainer.train_steps()
+    for _ in range(3):
+        next(steps)
+    kernels = trainer.kernel_gradients()
+    assert np.all(trainer.last_grads[0][2] == 0) and np.all(kernels[0][2] == 0)
+    assert np.any(kernels[0][3] != 0)
+    trainer.set_locked({(0, 2), (1, 4)})  # locked mid-run: its past pushes stop at once
+    assert np.all(trainer.kernel_gradients()[1][4] == 0)
 
 
 # ---------------------------------------------------------------- evaluation

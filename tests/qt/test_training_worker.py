@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import reference as ref
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from cnnstudio.engine import Network
 from cnnstudio.model.datasets import Digits, load_mnist_5k
 from cnnstudio.model.playground import Playground
-from cnnstudio.model.training import Trainer, TrainingSettings
+from cnnstudio.model.training import GRADIENT_SMOOTHING, Trainer, TrainingSettings
 from cnnstudio.qt.training_worker import TrainingController, TrainingWorker
 
 TIMEOUT_MS = 60_000  # generous: the first run may load the engine's compiled kernels from disk
@@ -36,6 +37,7 @@ class GuiSide(QObject):
 
     def __init__(self, worker):
         super().__init__()
+        self.kernel_gradients = []  # what came with each ``weights``
         worker.progress.connect(self._progress)
         worker.weights.connect(self._weights)
         worker.paused.connect(self._paused)
@@ -45,8 +47,9 @@ class GuiSide(QObject):
     def _progress(self, progress):
         self.progress.emit(progress)
 
-    @Slot(object)
-    def _weights(self, state):
+    @Slot(object, object)
+    def _weights(self, state, kernel_gradients):
+        self.kernel_gradients.append(kernel_gradients)
         self.weights.emit(state)
 
     @Slot()
@@ -114,6 +117,31 @@ def test_worker_starts_pauses_steps_once_and_stops(qtbot, worker_thread, small_d
         worker.stop()
     assert len(steps) == done + 1  # nothing ran after the stop
     assert worker.thread().isRunning()  # the thread was not killed; the fixture ends it
+
+
+def test_each_weights_shipment_carries_the_smoothed_kernel_gradients(qtbot, worker_thread, small_data):
+    worker, gui = worker_thread
+    train = Digits(small_data[0].images[:64], small_data[0].labels[:64], "64 digits")
+    network = Network(seed=0)
+    # one batch holds every digit, so each step's gradient does not depend on the shuffling
+    trainer = Trainer(network, train, small_data[1], settings(batch_size=64, epochs=5))
+    starts, states = [network.copy()], []
+    gui.weights.connect(states.append)
+    worker.start_paused(trainer)
+    for _ in range(3):
+        with qtbot.waitSignal(gui.paused, timeout=TIMEOUT_MS):
+            worker.step_once()
+        starts.append(Network(network.layers, network.input_shape))
+        starts[-1].set_state(states[-1])  # the next step starts from the weights just shipped
+    assert len(gui.kernel_gradients) == 3
+    engine = [start.loss_and_grads(train.images, train.labels)[1] for start in starts[:3]]
+    for step, shipped in enumerate(gui.kernel_gradients, start=1):
+        assert sorted(shipped) == [0, 1]  # the conv layers
+        for layer, gradient in shipped.items():
+            expected = ref.smoothed_gradient([grads[2 * layer] for grads in engine[:step]], GRADIENT_SMOOTHING)
+            np.testing.assert_allclose(gradient, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    with qtbot.waitSignal(gui.finished, timeout=TIMEOUT_MS):
+        worker.stop()
 
 
 def test_worker_runs_to_the_end(qtbot, worker_thread, small_data):

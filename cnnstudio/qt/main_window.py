@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self.mnist_framing_action = QAction("&MNIST framing", self, checkable=True)
         self.mnist_framing_action.setToolTip("Show the network the drawing scaled to 20x20 and centred, as in MNIST")
+        self.mnist_framing_action.setChecked(self.canvas_model.mnist_framing)
         self.mnist_framing_action.toggled.connect(self.canvas_model.set_mnist_framing)
         self.canvas_model.events.mnist_framing_changed.connect(self._framing_changed)
         view_menu.addAction(self.mnist_framing_action)

@@ -148,7 +148,7 @@ class QtPredictionBars(QWidget):
         # NOTE: drawText at a point (no text layout), cached metrics and unrounded rectangles: this runs
         # on every stroke, and aligned drawText in rectangles with antialiased rounded bars cost twice as much
         track = self._track_in(row)
-        is_top = index == self.top_class
+        is_top = index == self.top_class and not self.blank_input  # no highlight for a guess on nothing
         font, metrics = (self._bold if is_top else self._font), self._metrics[is_top]
         baseline = row.center().y() + (metrics.ascent() - metrics.descent()) / 2
         painter.setFont(font)

@@ -221,3 +221,11 @@ def test_screenshot_option_writes_a_full_window_png(tmp_path):
     assert image.width() > 1000 and image.height() > 600
     array = np.array(image.convertToFormat(QImage.Format.Format_RGBA8888).constBits(), dtype=np.uint8)
     assert len(np.unique(array.reshape(-1, 4), axis=0)) > 100
+
+
+def test_view_menu_framing_follows_the_canvas_from_the_start(window):
+    assert window.mnist_framing_action.isChecked() == window.canvas_model.mnist_framing
+    window.canvas_model.set_mnist_framing(not window.canvas_model.mnist_framing)
+    assert window.mnist_framing_action.isChecked() == window.canvas_model.mnist_framing
+    window.mnist_framing_action.trigger()
+    assert window.mnist_framing_action.isChecked() == window.canvas_model.mnist_framing

@@ -113,6 +113,9 @@ def test_an_empty_canvas_asks_for_a_digit_instead_of_naming_one(qtbot, playgroun
                    for y in range(0, int(widget._header_height()), 2))
 
     assert widget.blank_input and not header_has_the_top_colour()  # no big digit, just the request
+    image = widget.grab().toImage()
+    top_bar = widget.bar_rect(widget.top_class).center().toPoint()
+    assert image.pixelColor(top_bar) != TOP  # and no highlighted bar
     playground.set_input(a_drawn_seven())
     QApplication.processEvents()
     assert not widget.blank_input and widget.top_class == int(np.argmax(playground.trace.probabilities))

@@ -66,13 +66,14 @@ class Playground:
 
     # -- weights
     def set_kernel_cell(self, layer: int, filter: int, channel: int, row: int, col: int, value: float) -> None:
-        self.network.weight(layer)[filter, channel, row, col] = value
+        """Set one kernel weight; raises ``ValueError`` (nothing changes) for a value float32 cannot hold."""
+        self.network.weight(layer)[filter, channel, row, col] = _finite_float32(value, "weight")
         self._kernels_edited(layer)
 
     def set_kernel(self, layer: int, filter: int, kernel, channel: int | None = None) -> None:
         """Replace one filter's kernel: (K, K) for one input channel, or (Ci, K, K) for all."""
         weight = self.network.weight(layer)
-        kernel = np.asarray(kernel, dtype=np.float32)
+        kernel = _finite_float32(kernel, "kernel")
         if channel is None:
             weight[filter] = kernel
         else:
@@ -80,7 +81,8 @@ class Playground:
         self._kernels_edited(layer)
 
     def set_bias(self, layer: int, filter: int, value: float) -> None:
-        self.network.bias(layer)[filter] = value
+        """Set one filter's bias; raises ``ValueError`` (nothing changes) for a value float32 cannot hold."""
+        self.network.bias(layer)[filter] = _finite_float32(value, "bias")
         self._kernels_edited(layer)
 
     def set_weights(self, state, kernel_gradients=None) -> None:
@@ -210,3 +212,13 @@ class Playground:
         self.trace = self.network.forward_maps(self.input)
         self.last_update_seconds = time.perf_counter() - start
         self.events.activations_changed.emit(self.trace)
+
+
+def _finite_float32(value, what: str):
+    """``value`` as float32 (a scalar or an array), or ``ValueError`` if any of it is NaN or beyond float32's range."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = np.asarray(value, dtype=np.float32)
+    if not np.isfinite(converted).all():
+        raise ValueError(f"the {what} {value!r} is not a finite float32 number (float32 holds up to about 3.4e38). "
+                         f"Fix: type a smaller number.")
+    return converted if converted.ndim else converted[()]

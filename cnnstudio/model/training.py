@@ -368,6 +368,10 @@ class Trainer:
                                  f"{network.num_classes} classes. Fix: use labels 0..{network.num_classes - 1}.")
         if len(train) == 0:
             raise ValueError("there are no training images. Fix: choose a data set with at least one digit.")
+        for k, p in enumerate(network.params):
+            if not np.isfinite(p).all():  # the first "good" checkpoint would be broken: nothing to revert to
+                raise ValueError(f"layer {k // 2 + 1} has NaN or infinite weights. "
+                                 f"Fix: reset the weights or load a model before training.")
         self.train, self.test = train, test
         self.set_locked(locked)
         self.eval_every = max(1, int(eval_every))

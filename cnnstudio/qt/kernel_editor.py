@@ -40,6 +40,7 @@ BIAS = -1
 
 STEPS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 DEFAULT_STEP = 0.1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # Diverging colour map (ColorBrewer RdBu): blue negative, near-white zero, red positive.
 _STOPS = ((-1.0, (33, 102, 172)), (-0.5, (103, 169, 207)), (0.0, (247, 247, 247)),
@@ -796,11 +797,11 @@ class _KernelGrid(QWidget):
             value = float(text)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value):
+        if not math.isfinite(value) or abs(value) > FLOAT32_MAX:  # a weight is float32: 1e39 would be inf
             if self.inline_editor.hasFocus():  # stay open and say so
                 self.inline_editor.setStyleSheet("QLineEdit { border: 2px solid #d93025; border-radius: 3px; "
                                                  "background: #fce8e6; color: black; }")
-                self.inline_editor.setToolTip("Type a number such as 0.5 or -1.25")
+                self.inline_editor.setToolTip("Type a number such as 0.5 or -1.25 (at most 3.4e38 either way)")
                 return
             return self.cancel_edit()
         target, self._editing = self._editing, None
@@ -1081,10 +1082,13 @@ class QtKernelEditor(QWidget):
         self._on_value_entered(f, row, col, value)
 
     def _on_value_entered(self, f: int, row: int, col: int, value: float) -> None:
-        if row == BIAS:
-            self.playground.set_bias(self._layer, f, value)
-        else:
-            self.playground.set_kernel_cell(self._layer, f, self._channel, row, col, value)
+        try:
+            if row == BIAS:
+                self.playground.set_bias(self._layer, f, value)
+            else:
+                self.playground.set_kernel_cell(self._layer, f, self._channel, row, col, value)
+        except ValueError:  # a nudge past float32's range: the weight stays as it was
+            QApplication.beep()
 
     def apply_preset(self, name: str | None = None) -> None:
         """Put preset ``name`` (default: the combo's) into the selected filter's kernel of this channel."""

@@ -99,3 +99,25 @@ def test_a_hand_edit_keeps_the_gradients(playground):
     playground.set_kernel_cell(0, 1, 0, 1, 1, 0.5)
     assert "gradients_changed" not in events.names()
     np.testing.assert_array_equal(playground.kernel_gradients[0], gradients[0])
+
+
+@pytest.mark.parametrize("value", [1e39, -1e39, float("nan"), float("inf")])
+def test_weights_float32_cannot_hold_are_refused_and_nothing_changes(value):
+    playground = Playground()
+    before = [p.copy() for p in playground.network.params]
+    trace = playground.trace
+    with pytest.raises(ValueError, match="finite float32"):
+        playground.set_kernel_cell(0, 0, 0, 1, 1, value)
+    with pytest.raises(ValueError, match="finite float32"):
+        playground.set_bias(0, 0, value)
+    with pytest.raises(ValueError, match="finite float32"):
+        playground.set_kernel(0, 0, np.full((3, 3), value))
+    for p, b in zip(playground.network.params, before):
+        np.testing.assert_array_equal(p, b)
+    assert playground.trace is trace  # nothing recomputed
+
+
+def test_a_finite_edit_is_stored_as_float32():
+    playground = Playground()
+    playground.set_kernel_cell(0, 2, 0, 1, 1, 0.1)
+    assert playground.network.weight(0)[2, 0, 1, 1] == np.float32(0.1)

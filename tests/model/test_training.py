@@ -340,3 +340,11 @@ def test_split_digits_is_seeded_and_disjoint(mnist):
     a_train, a_test = split_digits(mnist[1], 0.2, seed=5)
     b_train, b_test = split_digits(mnist[1], 0.2, seed=5)
     assert np.array_equal(a_test.images, b_test.images) and len(a_test) == 200 and len(a_train) == 800
+
+
+def test_a_network_with_infinite_weights_is_refused_before_training(small):
+    train, test = small
+    network = Network(seed=0)
+    network.weight(0)[0, 0, 1, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite weights.*Fix"):
+        Trainer(network, train, test, TrainingSettings(epochs=1))

@@ -171,6 +171,18 @@ def test_a_typo_keeps_the_editor_open_and_changes_nothing(qtbot, editor, playgro
     assert not line.isVisible()
 
 
+def test_a_number_too_large_for_float32_keeps_the_editor_open_and_changes_nothing(qtbot, editor, playground):
+    before = playground.network.weight(0).copy()
+    editor.grid.setFocus()
+    qtbot.keyClick(editor.grid, Qt.Key_Return)
+    line = editor.grid.inline_editor
+    line.setText("1e39")  # finite in Python, inf as a float32 weight
+    qtbot.keyClick(line, Qt.Key_Return)
+    assert line.isVisible()
+    np.testing.assert_array_equal(playground.network.weight(0), before)
+    assert np.isfinite(playground.trace.probabilities).all()
+
+
 def test_arrow_keys_move_between_cells_filters_and_the_bias(qtbot, editor, playground):
     grid = editor.grid
     grid.setFocus()

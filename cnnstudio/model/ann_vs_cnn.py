@@ -23,31 +23,12 @@ import numpy as np
 
 from cnnstudio.engine import Adam, ConvSpec, DenseSpec, Network, default_layers, engine_threads, validate_layers
 
+from .training import shifted as shift_images  # noqa: F401  (one zero-fill shift for the whole app; views use it)
+
 ANN_LAYERS = [DenseSpec(64, "relu"), DenseSpec(10)]
 IMAGE_SIZES = (28, 64, 256)
 SHIFTS = tuple(range(-4, 5))
 FAR_SHIFTS = (-4, -3, -2, 2, 3, 4)
-
-
-# ---------------------------------------------------------------- shifting images
-
-def shift_images(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """Move images (..., H, W) by ``dy`` rows down and ``dx`` columns right, filling with zeros.
-
-    Like ``np.roll`` along the last two axes, except that what leaves one side
-    does not come back on the other: the background (0) comes in instead.
-    """
-    images = np.asarray(images)
-    out = np.zeros_like(images)
-    H, W = images.shape[-2:]
-    if abs(dy) >= H or abs(dx) >= W:
-        return out
-    rows_to = slice(max(dy, 0), H + min(dy, 0))
-    rows_from = slice(max(-dy, 0), H + min(-dy, 0))
-    cols_to = slice(max(dx, 0), W + min(dx, 0))
-    cols_from = slice(max(-dx, 0), W + min(-dx, 0))
-    out[..., rows_to, cols_to] = images[..., rows_from, cols_from]
-    return out
 
 
 # ---------------------------------------------------------------- weights

@@ -172,19 +172,34 @@ def make_dataset(settings: TrainingSettings, my_digits=None, idx=None) -> tuple[
             concat_digits([mnist_test, mine_test], "MNIST 5k + my digits (test)"))
 
 
-def shift_images(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Move every image by its (rows, cols) shift, filling with zeros.
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Move images (..., H, W) by ``dy`` rows down and ``dx`` columns right, filling with zeros.
 
-    images : (N, C, H, W) float32;  shifts : (N, 2) int, each |shift| < H, W.
+    Like ``np.roll`` along the last two axes, except that what leaves one side
+    does not come back on the other: the background (0) comes in instead.
+    """
+    images = np.asarray(images)
+    out = np.zeros_like(images)
+    H, W = images.shape[-2:]
+    if abs(dy) >= H or abs(dx) >= W:
+        return out
+    rows_to = slice(max(dy, 0), H + min(dy, 0))
+    rows_from = slice(max(-dy, 0), H + min(-dy, 0))
+    cols_to = slice(max(dx, 0), W + min(dx, 0))
+    cols_from = slice(max(-dx, 0), W + min(-dx, 0))
+    out[..., rows_to, cols_to] = images[..., rows_from, cols_from]
+    return out
+
+
+def shift_images(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Move every image by its own (rows, cols) shift, filling with zeros (see ``shifted``).
+
+    images : (N, C, H, W) float32;  shifts : (N, 2) int.
     Returns a new (N, C, H, W) float32 array.
     """
-    N, C, H, W = images.shape
-    out = np.zeros_like(images)
-    for n in range(N):
-        dy, dx = int(shifts[n, 0]), int(shifts[n, 1])
-        # destination rows [max(dy,0), H+min(dy,0)) take source rows [max(-dy,0), H-max(dy,0))
-        out[n, :, max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
-            images[n, :, max(-dy, 0):H - max(dy, 0), max(-dx, 0):W - max(dx, 0)]
+    out = np.empty_like(images)
+    for n in range(images.shape[0]):
+        out[n] = shifted(images[n], int(shifts[n, 0]), int(shifts[n, 1]))
     return out
 
 

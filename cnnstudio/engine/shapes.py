@@ -192,7 +192,7 @@ def _check_conv(where: str, size: tuple[int, int], spec: ConvSpec) -> tuple[int,
                     f"divisible by the pool stride {S}, so the last {(W - K) % S} "
                     f"{'row' if axis == 'height' else 'column'}(s) are dropped. "
                     f"Fix: change the pool size or stride, or the conv padding.")
-            pooled.append((W - K) // S + 1)
+            pooled.append(conv_output_size(W, K, S))
         out = pooled
     return out[0], out[1], warnings
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.engine import resolve_padding
+from cnnstudio.engine import conv_output_size, resolve_padding
 
 KINDS = ("conv", "activation", "pooled")
 ACTIVATION_NAMES = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "tanh": "tanh", "sigmoid": "sigmoid",
@@ -69,8 +69,8 @@ def stage_geometry(network, input_shape=None) -> list[StageGeometry]:
         if spec.pool == "none":
             pooled_h, pooled_w = out_h, out_w
         else:
-            pooled_h = (out_h - spec.pool_size) // spec.pool_stride + 1
-            pooled_w = (out_w - spec.pool_size) // spec.pool_stride + 1
+            pooled_h = conv_output_size(out_h, spec.pool_size, spec.pool_stride)
+            pooled_w = conv_output_size(out_w, spec.pool_size, spec.pool_stride)
         stages.append(StageGeometry(channels, height, width, spec.filters, spec.kernel, spec.stride, pad_h.before,
                                     pad_w.before, out_h, out_w, spec.activation, spec.pool, spec.pool_size,
                                     spec.pool_stride, pooled_h, pooled_w))

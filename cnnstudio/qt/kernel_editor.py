@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +33,8 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, 
 
 from cnnstudio.engine import ConvSpec
 from cnnstudio.model.presets import PRESETS, preset_kernel, presets_for, random_kernel
+
+from .signals import qt_signals_blocked
 
 BIAS = -1
 """The ``row`` of a filter's bias cell (its ``col`` is 0)."""
@@ -88,17 +89,6 @@ def format_value(value: float) -> str:
     if text in ("-0.00",):
         text = "0.00"
     return text.replace("-", "\u2212")
-
-
-@contextmanager
-def qt_signals_blocked(*objects):
-    """Change widgets from the model without their signals echoing the change back."""
-    previous = [obj.blockSignals(True) for obj in objects]
-    try:
-        yield
-    finally:
-        for obj, was in zip(objects, previous):
-            obj.blockSignals(was)
 
 
 @dataclass(frozen=True)

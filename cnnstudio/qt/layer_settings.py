@@ -10,7 +10,6 @@ a change that replaced trained weights offers an Undo.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -20,6 +19,8 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxL
 
 from cnnstudio.engine.shapes import ACTIVATIONS, MAX_KERNEL, MAX_STRIDE, POOLS, ConvSpec, resolve_padding
 from cnnstudio.model.playground import Playground
+
+from .signals import qt_signals_blocked
 
 ERROR_COLOUR = "#d32f2f"
 ERROR_TINT = "#fde3e1"  # the background of a field whose last edit was refused
@@ -57,17 +58,6 @@ FIELDS = (
     _Field("pool_stride", "Pool stride", "pool stride", "How many pixels the pooling window moves.", 1, MAX_POOL),
 )
 FIELD_NOUNS = {f.key: f.noun for f in FIELDS}
-
-
-@contextmanager
-def signals_blocked(*widgets):
-    """Set widgets from the model without their change signals echoing back as commands."""
-    previous = [w.blockSignals(True) for w in widgets]
-    try:
-        yield
-    finally:
-        for w, was in zip(widgets, previous):
-            w.blockSignals(was)
 
 
 def layer_name(network, index: int) -> str:
@@ -199,7 +189,7 @@ class _ConvGroup(QGroupBox):
         self.name = layer_name(network, self.layer)
         self.setTitle(f"{self.name.capitalize()}   {_shape_text(report.input_shape)} \u2192 "
                       f"{_shape_text(report.output_shape)}")
-        with signals_blocked(*self.editors.values()):
+        with qt_signals_blocked(*self.editors.values()):
             for key, editor in self.editors.items():
                 value = getattr(spec, key)
                 if isinstance(editor, QComboBox):

@@ -265,43 +265,35 @@ def _predict(args) -> int:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Decode an image file with Qt (PNG, JPEG, BMP, GIF, WebP, TIFF, ...) as gray float32 (H, W) in [0, 1].
+    """Decode an image file as the canvas does when it opens one: gray float32 (H, W) in [0, 1].
 
-    Transparent pixels are laid on paper: white under dark ink, black under light ink.
+    The canvas view's decoder (``cnnstudio.qt.image_file``) and the model's ``to_gray``:
+    transparent pixels are laid on paper, white under dark ink and black under light ink.
     No QApplication is needed: QImageReader finds the image-format plugins by itself.
     """
-    from PySide6.QtGui import QImage, QImageReader
+    from PySide6.QtGui import QImageReader
+
+    from cnnstudio.model.canvas import to_gray
+    from cnnstudio.qt.image_file import ImageFileError, read_rgba
 
     path = Path(path)
     if not path.exists():
         raise CommandError(f"{path} does not exist. Fix: check the file name and folder.")
     if path.is_dir():
         raise CommandError(f"{path} is a folder, not an image. Fix: give image files.")
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)  # photos: honour the EXIF orientation
-    image = reader.read()
-    if image.isNull():
+    try:
+        rgba = read_rgba(path)
+    except ImageFileError as err:
         formats = ", ".join(bytes(f).decode() for f in QImageReader.supportedImageFormats()
                             if bytes(f).decode() in ("png", "jpg", "bmp", "gif", "webp", "tiff"))
-        raise CommandError(f"{path} cannot be read as an image ({reader.errorString()}). "
-                           f"Fix: give a {formats} file.")
-    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    height, width = image.height(), image.width()
-    raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
-    rgba = raw.reshape(height, image.bytesPerLine())[:, :width * 4].reshape(height, width, 4)
-    rgb = rgba[..., :3].astype(np.float32) / 255
-    gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as the canvas
-    alpha = rgba[..., 3].astype(np.float32) / 255
-    if alpha.min() < 1:
-        ink = float((gray * alpha).sum() / max(alpha.sum(), 1e-6))
-        paper = 1.0 if ink < 0.5 else 0.0
-        gray = gray * alpha + paper * (1 - alpha)
-    return np.ascontiguousarray(gray, dtype=np.float32)
+        raise CommandError(f"{path} cannot be read as an image ({err}). Fix: give a {formats} file.") from None
+    return to_gray(rgba)
 
 
 def prepare_digit(gray: np.ndarray, framing: bool = True) -> np.ndarray:
     """What the network sees of a picture: exactly what the drawing canvas makes of it when loaded.
 
+    ``gray`` is what ``read_image`` returns (or any array ``CanvasModel.load_image`` takes).
     Returns float32 (28, 28) in [0, 1], light ink on black.
     """
     from cnnstudio.model.canvas import CanvasModel

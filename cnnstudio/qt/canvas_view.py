@@ -23,28 +23,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from cnnstudio.model.canvas import DIGIT_SIZE, IMAGE_SIZES, CanvasModel
 
+from .image_file import ImageFileError, qimage_rgba, read_rgba
+
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"
 MIN_IMAGE_SIDE = 280  # on-screen pixels: 10 per digit pixel
-MAX_FILE_SIDE = 1024  # photos are shrunk by Qt to this before NumPy fits them
 _GRID_COLOR = QColor(255, 255, 255, 26)  # faint on black ink-free pixels, invisible on white ink
 _ERROR_COLOR = "#e5534b"  # readable on dark and light palettes
-
-
-def gray_array(image: QImage) -> np.ndarray:
-    """A ``QImage`` as float32 ``(H, W)`` gray in [0, 1]; transparency is composited over white (paper)."""
-    if max(image.width(), image.height()) > MAX_FILE_SIDE:
-        image = image.scaled(MAX_FILE_SIDE, MAX_FILE_SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-    if image.hasAlphaChannel():
-        paper = QImage(image.size(), QImage.Format_RGB32)
-        paper.fill(Qt.white)
-        painter = QPainter(paper)
-        painter.drawImage(0, 0, image)
-        painter.end()
-        image = paper
-    image = image.convertToFormat(QImage.Format_Grayscale8)
-    height, width = image.height(), image.width()
-    rows = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
-    return rows.reshape(height, image.bytesPerLine())[:, :width].astype(np.float32) / 255.0
 
 
 def _gray_qimage(array: np.ndarray) -> tuple[np.ndarray, QImage]:
@@ -251,11 +235,12 @@ class QtCanvas(QWidget):
     def load_image_file(self, path: str) -> bool:
         """Load a PNG/JPEG/BMP file onto the canvas; on failure show why and keep the drawing."""
         name = Path(path).name
-        image = QImage(str(path))
-        if image.isNull():
+        try:
+            rgba = read_rgba(path)
+        except ImageFileError:
             self.show_message(f"Could not open “{name}”: it is not a PNG, JPEG or BMP image Qt can read.")
             return False
-        return self._load_qimage(image, name)
+        return self._load_pixels(rgba, name)
 
     def open_image_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", IMAGE_FILTER)
@@ -330,9 +315,9 @@ class QtCanvas(QWidget):
     def _on_size_combo(self, index: int) -> None:
         self.model.set_size(self.size_combo.itemData(index))
 
-    def _load_qimage(self, image: QImage, name: str) -> bool:
+    def _load_pixels(self, rgba: np.ndarray, name: str) -> bool:
         try:
-            self.model.load_image(gray_array(image))
+            self.model.load_image(rgba)  # the model makes it gray, as for the command line's predict
         except ValueError as error:
             self.show_message(f"Could not use “{name}”: {error}.")
             return False
@@ -423,7 +408,7 @@ class QtCanvas(QWidget):
         if path:
             self.load_image_file(path)
         elif mime.hasImage():
-            self._load_qimage(QImage(mime.imageData()), "the dropped image")
+            self._load_pixels(qimage_rgba(QImage(mime.imageData())), "the dropped image")
         else:
             return
         event.acceptProposedAction()

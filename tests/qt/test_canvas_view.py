@@ -1,4 +1,5 @@
 """The canvas view, driven as a user: mouse, pen, keys, buttons, drops; checked on the model and the pixels."""
+import json
 import time
 
 import numpy as np
@@ -8,7 +9,9 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QInputDe
                            QPen, QPointingDevice, QTabletEvent)
 from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QMainWindow, QPushButton, QWidget
 
-from cnnstudio.model.canvas import CanvasModel
+from cnnstudio import cli
+from cnnstudio.model.canvas import CanvasModel, resample
+from cnnstudio.model.model_file import DEFAULT_MODEL_PATH, load_model
 from cnnstudio.qt.canvas_view import QtCanvas
 
 
@@ -223,6 +226,88 @@ def test_the_open_button_loads_the_chosen_file(qtbot, canvas, tmp_path, monkeypa
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(path), ""))
     qtbot.mouseClick(canvas.open_button, Qt.LeftButton)
     assert canvas.model.image.max() > 0.9
+
+
+# -- the window and ``predict`` prepare a picture alike (one decoder, one to_gray)
+def ink_of(digit, size=112) -> np.ndarray:
+    """A digit drawn with the canvas's brush: ink strength float (size, size) in [0, 1]."""
+    model = CanvasModel(size)
+    model.stamp_sample_digit(digit)
+    return model.image
+
+
+def save_array(path, pixels: np.ndarray, image_format) -> str:
+    """Save uint8 pixels (gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4)) with QImage."""
+    pixels = np.ascontiguousarray(pixels)
+    height, width = pixels.shape[:2]
+    image = QImage(pixels.data, width, height, pixels.strides[0], image_format)
+    assert image.copy().save(str(path)), f"could not write {path}"
+    return str(path)
+
+
+def to_uint8(values) -> np.ndarray:
+    return np.round(np.clip(values, 0, 1) * 255).astype(np.uint8)
+
+
+def pictures(folder) -> dict[str, tuple[int, str]]:
+    """name -> (the digit drawn, a PNG file) in the ways people hand over a digit."""
+    files = {}
+    ink = ink_of(4)[..., None]  # dark blue ink on yellowish paper, speckled
+    paper, blue = np.array([0.96, 0.88, 0.6]), np.array([0.1, 0.2, 0.75])
+    speckle = np.random.default_rng(0).normal(0, 0.03, ink.shape[:2] + (3,))
+    colour = to_uint8(paper * (1 - ink) + blue * ink + speckle)
+    files["opaque colour"] = 4, save_array(folder / "colour.png", colour, QImage.Format_RGB888)
+    for name, digit, rgb in (("white on transparent", 7, 255), ("black on transparent", 2, 0)):
+        rgba = np.zeros((112, 112, 4), np.uint8)
+        rgba[..., :3] = rgb
+        rgba[..., 3] = to_uint8(ink_of(digit))
+        files[name] = digit, save_array(folder / f"{digit}-transparent.png", rgba, QImage.Format_RGBA8888)
+    files["dark on white"] = 3, save_array(folder / "dark.png", to_uint8(1 - ink_of(3)), QImage.Format_Grayscale8)
+    files["grayscale, light on dark"] = 5, save_array(folder / "light.png", to_uint8(0.1 + 0.8 * ink_of(5)),
+                                                      QImage.Format_Grayscale8)
+    big = np.zeros((1300, 1100, 4), np.uint8)  # larger than Qt's shrink limit, not square
+    big[..., :3] = 255
+    big[100:1200, :, 3] = to_uint8(resample(ink_of(9, 256), (1100, 1100)))
+    files["large white on transparent"] = 9, save_array(folder / "large.png", big, QImage.Format_RGBA8888)
+    return files
+
+
+@pytest.fixture(scope="module")
+def shipped_network():
+    return load_model(DEFAULT_MODEL_PATH).network
+
+
+def predicted_class(network, network_input) -> int:
+    return int(np.argmax(network.predict_proba(network_input[None, None])[0]))
+
+
+def test_a_dropped_file_gives_the_network_what_predict_gives_it(canvas, tmp_path, shipped_network, capsys):
+    files = pictures(tmp_path)
+    for name, (digit, path) in files.items():
+        for framing in (True, False):
+            canvas.model.set_mnist_framing(framing)
+            drop(canvas, path)
+            shown = canvas.model.network_input()
+            headless = cli.prepare_digit(cli.read_image(path), framing=framing)
+            assert np.array_equal(shown, headless), f"{name}, framing {framing}"
+        assert shown.sum() > 20, f"{name}: the digit is lost"
+        assert predicted_class(shipped_network, canvas.model.network_input()) == digit, name
+    # and predict itself says so: the same class for every picture
+    assert cli.main(["predict", "--json", *(path for _, path in files.values())]) == 0
+    classes = [json.loads(line)["class"] for line in capsys.readouterr().out.splitlines()]
+    assert classes == [digit for digit, _ in files.values()]
+
+
+def test_dropped_image_data_is_prepared_as_its_file(canvas, tmp_path):
+    _, path = pictures(tmp_path)["white on transparent"]
+    canvas.load_image_file(path)
+    from_file = canvas.model.network_input()
+    mime = QMimeData()
+    mime.setImageData(QImage(path))
+    position = canvas.image_rect().center()
+    QApplication.sendEvent(canvas, QDropEvent(QPointF(position), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert canvas.model.can_undo and canvas.model.network_input().sum() > 20
+    np.testing.assert_array_equal(canvas.model.network_input(), from_file)
 
 
 def test_hovering_reports_image_coordinates_and_leaving(qtbot, canvas):

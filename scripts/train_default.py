@@ -3,7 +3,7 @@
 Run by a developer, never by the app:
 
     .venv/bin/python scripts/train_default.py           # train, evaluate, write the file
-    .venv/bin/python scripts/train_default.py --check   # train twice: the weights must be identical
+    .venv/bin/python scripts/train_default.py --check   # train twice: the weights and files must be identical
 
 The default network (1x28x28 -> conv 8 3x3 -> ReLU -> max pool -> conv 16 3x3 -> ReLU ->
 max pool -> dense 10) is trained with our own engine on the 4,000 shipped MNIST training
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +47,29 @@ def train_once(settings: TrainingSettings, verbose: bool = True) -> tuple[Networ
     return network, trainer, time.perf_counter() - start
 
 
+def write_model(path, network: Network, trainer: Trainer, test_accuracy: float, settings: TrainingSettings) -> Path:
+    """Save a trained network with what is known about its training, as the shipped file holds it."""
+    return save_model(path, network, settings=settings, history=trainer.history, test_accuracy=test_accuracy)
+
+
+def same_twice(network: Network, trainer: Trainer, test_accuracy: float, settings: TrainingSettings) -> bool:
+    """Train a second time and compare: the weights array by array, then the two written files byte for byte."""
+    again, again_trainer, _ = train_once(settings, verbose=False)
+    same_weights = all(np.array_equal(a, b) for a, b in zip(network.params, again.params))
+    print(f"second run: weights {fingerprint(again)} -> {'identical' if same_weights else 'DIFFERENT'}")
+    _, test = load_mnist_5k()
+    with tempfile.TemporaryDirectory() as folder:
+        first = write_model(Path(folder) / "first.cnnmodel", network, trainer, test_accuracy, settings)
+        second = write_model(Path(folder) / "second.cnnmodel", again, again_trainer,
+                             evaluate(again, test).accuracy, settings)
+        first_bytes, second_bytes = first.read_bytes(), second.read_bytes()
+    same_files = first_bytes == second_bytes
+    print(f"second run: file {hashlib.sha256(second_bytes).hexdigest()[:16]} ({len(second_bytes):,} bytes) -> "
+          f"{'identical' if same_files else 'DIFFERENT'} to the first "
+          f"({hashlib.sha256(first_bytes).hexdigest()[:16]}, {len(first_bytes):,} bytes)")
+    return same_weights and same_files
+
+
 def fingerprint(network: Network) -> str:
     digest = hashlib.sha256()
     for p in network.params:
@@ -53,26 +77,23 @@ def fingerprint(network: Network) -> str:
     return digest.hexdigest()[:16]
 
 
-def main(argv=None) -> int:
+def main(argv=None, settings: TrainingSettings = SETTINGS) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--check", action="store_true", help="train twice and compare the weights")
+    parser.add_argument("--check", action="store_true",
+                        help="train twice and compare the weights and the written files byte for byte; "
+                             "write nothing unless both match")
     args = parser.parse_args(argv)
 
-    print(f"settings: {SETTINGS}  (network seed {NETWORK_SEED})")
-    network, trainer, seconds = train_once(SETTINGS)
+    print(f"settings: {settings}  (network seed {NETWORK_SEED})")
+    network, trainer, seconds = train_once(settings)
     _, test = load_mnist_5k()
     result = evaluate(network, test)
     print(f"trained in {seconds:.1f} s; test accuracy {result.accuracy:.2%} (loss {result.loss:.4f}) "
           f"on {len(test)} digits; weights {fingerprint(network)}")
-    if args.check:
-        again, _, _ = train_once(SETTINGS, verbose=False)
-        same = all(np.array_equal(a, b) for a, b in zip(network.params, again.params))
-        print(f"second run: weights {fingerprint(again)} -> {'identical' if same else 'DIFFERENT'}")
-        if not same:
-            return 1
-    path = save_model(args.out, network, settings=SETTINGS, history=trainer.history,
-                      test_accuracy=result.accuracy)
+    if args.check and not same_twice(network, trainer, result.accuracy, settings):
+        return 1
+    path = write_model(args.out, network, trainer, result.accuracy, settings)
     loaded = load_model(path)
     assert all(np.array_equal(a, b) for a, b in zip(loaded.network.params, network.params))
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")

@@ -9,11 +9,17 @@ Qt-free.  A ``.cnnmodel`` file is an npz archive (``numpy.savez_compressed``) of
        "layers": [{"kind": "conv", "filters": 8, ...}, ..., {"kind": "dense", "units": 10, ...}],
        "locked": [[layer, filter], ...],          # kernels kept fixed while training
        "settings": {...} | null,                  # the TrainingSettings of the run
-       "history": {"step": [...], ...} | null,    # Trainer.history
+       "history": {"step": [...], ...} | null,    # Trainer.history (see below)
        "test_accuracy": 0.97 | null,
        "params": 6}                               # number of parameter arrays
 
 - ``p0`` .. ``pN-1``  float32 parameter arrays in ``Network.params`` order (w0, b0, w1, b1, ...)
+
+The history holds two groups of curves, each a set of equally long lists of finite
+numbers: ``step``, ``loss``, ``train_acc`` (one value each per training step) and
+``test_step``, ``test_loss``, ``test_acc`` (one each per test evaluation).  A group
+may be left out (no values); keys this version does not know are ignored, so a
+newer CNN Studio may add curves without making its files unreadable here.
 
 Saving is atomic (temporary file in the same folder, flushed to disk, renamed
 over the target), so a failed save never leaves a half-written model and keeps
@@ -26,6 +32,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
+import numbers
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -45,6 +53,9 @@ SUFFIX = ".cnnmodel"
 DEFAULT_MODEL_PATH = RESOURCES / "models" / f"default{SUFFIX}"
 
 log = logging.getLogger(__name__)
+
+
+HISTORY_GROUPS = (("step", "loss", "train_acc"), ("test_step", "test_loss", "test_acc"))
 
 
 class ModelFileError(ValueError):
@@ -82,6 +93,12 @@ def save_model(path, network: Network, locked=frozenset(), settings: TrainingSet
         if not np.isfinite(p).all():
             raise ValueError(f"cannot save: layer {k // 2 + 1} has NaN or infinite weights. "
                              f"Fix: revert to the last good weights or retrain.")
+    if history is not None:
+        try:
+            history = checked_history(history)
+        except ValueError as err:
+            raise ValueError(f"cannot save: the training history {err}. Fix: save the history of the run "
+                             f"(Trainer.history), or none.") from None
     if test_accuracy is None and history and history.get("test_acc"):
         test_accuracy = history["test_acc"][-1]
     header = {
@@ -129,12 +146,58 @@ def load_model(path) -> LoadedModel:
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"{name} is damaged: its training settings are invalid ({err}). {_RESAVE}") from None
     history = header.get("history")
-    if history is not None and not isinstance(history, dict):
-        raise ModelFileError(f"{name} is damaged: its training history is not a mapping. {_RESAVE}")
+    if history is not None:
+        try:
+            history = checked_history(history)
+        except ValueError as err:
+            raise ModelFileError(f"{name} is damaged: its training history {err}. {_RESAVE}") from None
     accuracy = header.get("test_accuracy")
     if accuracy is not None and (not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1):
         raise ModelFileError(f"{name} is damaged: its test accuracy {accuracy!r} is not in 0..1. {_RESAVE}")
     return LoadedModel(network, locked, settings, history, header)
+
+
+def checked_history(history) -> dict:
+    """The known curves of a training history as lists of numbers; ``ValueError`` (a phrase) if they cannot be drawn.
+
+    Each group of ``HISTORY_GROUPS`` must be equally long lists of finite numbers (a missing
+    key counts as an empty list); other keys are left out.  The message completes "the
+    training history ...", e.g. "'loss' holds 'x' (value 2), not a finite number".
+    """
+    if not isinstance(history, dict):
+        raise ValueError("is not a mapping of curves")
+    curves = {}
+    for group in HISTORY_GROUPS:
+        for key in group:
+            if key not in history:
+                continue
+            values = history[key]
+            if not isinstance(values, (list, tuple)):
+                raise ValueError(f"{key!r} is {_short(values)}, not a list of numbers")
+            curves[key] = [_finite(key, index, value) for index, value in enumerate(values, start=1)]
+        lengths = [len(curves.get(key, ())) for key in group]
+        if len(set(lengths)) > 1:
+            counts = ", ".join(f"{count} {key!r}" for key, count in zip(group, lengths))
+            unit = "training step" if group[0] == "step" else "test evaluation"
+            raise ValueError(f"has {counts} values, but needs one of each per {unit}")
+    return curves
+
+
+def _finite(key: str, index: int, value) -> int | float:
+    """``value`` as a plain int or float (NumPy scalars too), if it is a finite real number."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # a JSON integer beyond float's range
+            finite = False
+        if finite:
+            return value.item() if isinstance(value, np.generic) else value
+    raise ValueError(f"{key!r} holds {_short(value)} (value {index}), not a finite number")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."
 
 
 def _read_archive(path: Path) -> tuple[dict, dict]:

@@ -12,7 +12,10 @@ the prediction change while one watches.
 - Lock: a locked kernel (and its bias) is left exactly as the user set it.
 - Curves (``lossPlot``, ``accuracyPlot``): training (smoothed batch loss, running epoch
   accuracy) and test (each evaluation) against the step, updated in place.
-- Models: save and load one file (``cnnstudio.model.model_file``); a bad file changes nothing.
+- Divergence: a NaN or exploding loss pauses the run on the last good weights and says why; a lower
+  learning rate and Start go on from there.
+- Models: save and load one file (``cnnstudio.model.model_file``); a bad file, or a model for other
+  images, is explained in a dialog and changes nothing.
 """
 from __future__ import annotations
 
@@ -123,7 +126,8 @@ class TrainingHistory:
         self.data["loss"].append(progress.batch_loss)
         self._smooth(progress.batch_loss)
         self.data["train_acc"].append(progress.train_accuracy)
-        if progress.test_fresh and progress.test_loss is not None:
+        # NOTE: an overflowing test loss is left out: it cannot be drawn, and a saved history must be finite
+        if progress.test_fresh and progress.test_loss is not None and math.isfinite(progress.test_loss):
             self.data["test_step"].append(step)
             self.data["test_loss"].append(progress.test_loss)
             self.data["test_acc"].append(progress.test_accuracy)
@@ -313,8 +317,9 @@ class QtTrainingPanel(QWidget):
         self.status_label.setObjectName("trainingStatus")
         self.status_label.setWordWrap(True)
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        # NOTE: a fixed height, so a new message never re-lays out the plots (tens of ms while training runs)
-        self.status_label.setFixedHeight(2 * self.status_label.fontMetrics().lineSpacing() + 4)
+        # NOTE: a fixed height, so a new message never re-lays out the plots (tens of ms while training runs);
+        # three lines hold a divergence's explanation at the dock's usual width, the tooltip any longer text
+        self.status_label.setFixedHeight(3 * self.status_label.fontMetrics().lineSpacing() + 4)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.undo_reset_button = QPushButton("Undo reset")
         self.undo_reset_button.setObjectName("undoResetButton")
@@ -635,13 +640,20 @@ class QtTrainingPanel(QWidget):
             self.load_model(path)
 
     def load_model(self, path) -> bool:
-        """Replace the network (and locks, settings, curves) with a saved model's; a bad file changes nothing."""
+        """Replace the network (and locks, settings, curves) with a saved model's.
+
+        Everything is checked before anything changes: a bad file, or a model for other images, is
+        explained in a dialog and leaves the network, its weights, the locks, the curves and any
+        training session as they were.
+        """
         from cnnstudio.model.model_file import ModelFileError, load_model
         try:
             loaded = load_model(path)
+            self._check_fits(Path(path).name, loaded.network)
         except ModelFileError as err:
             QMessageBox.critical(self, "Cannot load this model", str(err))
             return False
+        history = TrainingHistory(loaded.history)  # the file's history was checked: its curves can be drawn
         self.controller.stop()
         self.playground.set_network(loaded.network)
         for layer, filter in sorted(self.controller.locked):
@@ -650,7 +662,7 @@ class QtTrainingPanel(QWidget):
             self.controller.set_locked(layer, filter, True)
         if loaded.settings is not None:
             self.set_settings(loaded.settings)
-        self.history = TrainingHistory(loaded.history)
+        self.history = history
         self._last_progress = None
         self._reset_progress_bar()
         self._hide_undo_reset()
@@ -658,6 +670,22 @@ class QtTrainingPanel(QWidget):
         self.show_status(f"Loaded the model {Path(path).name}.")
         self.evaluation_due.emit()
         return True
+
+    def _check_fits(self, name: str, network: Network) -> None:
+        """``ModelFileError`` (reason and fix) unless the playground can show and train ``network``."""
+        from cnnstudio.model.model_file import ModelFileError
+        ours = self.playground.network
+        if tuple(network.input_shape) != tuple(ours.input_shape):
+            height, width = ours.input_shape[1:]
+            raise ModelFileError(
+                f"{name}: this model takes {_shape(network.input_shape)} images; CNN Studio draws {height}x{width} "
+                f"({_shape(ours.input_shape)}). Fix: choose a model made for {_shape(ours.input_shape)} images, "
+                f"or train one here.")
+        if network.num_classes != ours.num_classes:
+            raise ModelFileError(
+                f"{name}: this model sorts images into {network.num_classes} classes; CNN Studio sorts digits into "
+                f"{ours.num_classes}. Fix: choose a model whose last layer has {ours.num_classes} units, or "
+                f"train one here.")
 
     # ------------------------------------------------------------------ from the controller
     def _state_changed(self, state: str) -> None:
@@ -677,6 +705,9 @@ class QtTrainingPanel(QWidget):
             self.show_status(progress.message)
 
     def _diverged(self, message: str) -> None:
+        # The run restarts its step count when it goes on, so its curve continues from here.
+        self.history.new_run()
+        message = f"{message} Paused: lower the learning rate, then press Start."
         self.show_status(message, error=True)
         self.message.emit(message)
 
@@ -729,7 +760,13 @@ class QtTrainingPanel(QWidget):
 
     def show_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
+        self.status_label.setToolTip(text)
         self.status_label.setStyleSheet(f"color: {ERROR_COLOUR if error else TEXT};")
+
+
+def _shape(shape) -> str:
+    """'1x28x28' for (1, 28, 28)."""
+    return "x".join(str(int(n)) for n in shape)
 
 
 def _sentence(err: Exception) -> str:

@@ -42,10 +42,11 @@ class TrainingWorker(QObject):
       step, the end or a divergence
     - ``paused()``               the worker stopped stepping and waits for a command
     - ``diverged(str)``          the loss became NaN or infinite: the trainer went back to its last good
-      weights (emitted just before) and ended the run (``finished`` follows)
+      weights (emitted just before) and the session pauses (``paused`` follows).  The diverged run cannot
+      go on, so ``resume`` or ``step_once`` begins a new pass of the same trainer from those weights
     - ``error(str)``             a step raised; the session is over (``finished`` follows)
-    - ``finished()``             the session ended: every epoch done, divergence, error, or ``stop``; exactly
-      once per session, and its last signal
+    - ``finished()``             the session ended: every epoch done, error, or ``stop``; exactly once per
+      session, and its last signal
     """
 
     progress = Signal(object)
@@ -178,23 +179,27 @@ class TrainingWorker(QObject):
             return False
         self.progress.emit(progress)
         if progress.diverged:
-            # The trainer already went back to its last good weights and ended its run: show them, say why.
+            # The trainer already went back to its last good weights and ended its run: show them, say why,
+            # and wait with a fresh pass ready, so the user can resume (or change the settings) from there.
             self._emit_weights()
             self.diverged.emit(progress.message or "Training diverged: the loss became NaN or infinite.")
-            self._finish(show_weights=False)
+            self._steps.close()
+            self._steps = self.trainer.train_steps()
+            self._mode = "paused"
+            self._next_step.stop()
+            self.paused.emit()
             return False
         if progress.finished:
             self._finish()
             return False
         return True
 
-    def _finish(self, show_weights: bool = True) -> None:
+    def _finish(self) -> None:
         """End the open session, if any: last weights, close the generator, ``finished``."""
         if self._mode == "idle":
             return
         self._next_step.stop()
-        if show_weights:
-            self._emit_weights()
+        self._emit_weights()
         self._steps.close()
         self._mode = "idle"
         self._steps = None
@@ -215,11 +220,14 @@ class TrainingController(QObject):
     "running", "pausing", "paused".  Signals (GUI thread):
 
     - ``state_changed(str)``       one of the states above
-    - ``paused()``                 the worker waits for a command (after a pause and after every single step)
+    - ``paused()``                 the worker waits for a command (after a pause, every single step and a
+      divergence)
     - ``progress(Progress)``       every step of the current session
-    - ``diverged(str)``            why training stopped and went back to the last good weights
+    - ``diverged(str)``            why training paused and went back to the last good weights (``paused``
+      follows; ``resume`` then begins a new pass from those weights with the same settings, and a new
+      ``start`` uses new ones)
     - ``error(str)``               a step failed; the session is over
-    - ``finished()``               the session ended (all epochs, stop, divergence, error or a new architecture)
+    - ``finished()``               the session ended (all epochs, stop, error or a new architecture)
     - ``locks_changed()``          the set of locked kernels changed
     """
 

@@ -160,6 +160,12 @@ def _bad_settings(path):
     rewrite(path, {"settings": {"optimizer": "adam", "learning_rate": -1}})
 
 
+def _history(**changes):
+    history = dict(HISTORY)
+    history.update(changes)
+    return lambda path: rewrite(path, {"history": history})
+
+
 BAD_FILES = {
     "missing": (_missing, "does not exist"),
     "empty": (_empty, "is empty (0 bytes)"),
@@ -179,6 +185,21 @@ BAD_FILES = {
     "nan weights": (_nan_weights, "holds NaN or infinite weights in layer 3"),
     "bad locked kernels": (_bad_locked, "locked kernels"),
     "bad settings": (_bad_settings, "training settings are invalid"),
+    "history not a mapping": (lambda path: rewrite(path, {"history": [1, 2]}), "history is not a mapping"),
+    "history text value": (_history(train_acc=[0.1, "x", 0.5]), "history 'train_acc' holds 'x' (value 2), not a "
+                                                                 "finite number"),
+    "history NaN": (_history(test_loss=[float("nan")]), "'test_loss' holds nan (value 1)"),
+    "history infinity": (_history(loss=[2.3, float("inf"), 0.8]), "'loss' holds inf (value 2)"),
+    "history huge integer": (_history(step=[1, 2, 10 ** 400]), "'step' holds 10000000000000000000... (value 3)"),
+    "history true": (_history(test_step=[True]), "'test_step' holds True (value 1)"),
+    "history null": (_history(loss=[2.3, None, 0.8]), "'loss' holds None (value 2)"),
+    "history not a list": (_history(step=3), "history 'step' is 3, not a list of numbers"),
+    "history unequal": (_history(loss=[2.3, 1.25]), "history has 3 'step', 2 'loss', 3 'train_acc' values, "
+                                                    "but needs one of each per training step"),
+    "history half a group": (lambda path: rewrite(path, {"history": {"step": [1, 2], "train_acc": [0.1, 0.2]}}),
+                             "has 2 'step', 0 'loss', 2 'train_acc' values"),
+    "history unequal tests": (_history(test_acc=[0.5, 0.6]), "has 1 'test_step', 1 'test_loss', 2 'test_acc' "
+                                                             "values, but needs one of each per test evaluation"),
 }
 
 
@@ -197,6 +218,28 @@ def test_every_bad_file_gets_a_one_line_reason_and_fix(tmp_path, damage):
     assert "\n" not in message and "Fix:" in message and message.startswith("model.cnnmodel")
     assert isinstance(error.value, ValueError)
     assert all(np.array_equal(a, b) for a, b in zip(network.params, before))
+
+
+def test_a_history_keeps_its_curves_leaves_out_unknown_keys_and_may_lack_a_group(tmp_path):
+    path = tmp_path / "m.cnnmodel"
+    saved(path)
+    rewrite(path, {"history": {"step": [1, 2], "loss": [2.0, 1.5], "train_acc": [0.25, 0.5],
+                               "learning_rate": ["a future curve"]}})
+    assert load_model(path).history == {"step": [1, 2], "loss": [2.0, 1.5], "train_acc": [0.25, 0.5]}
+
+
+def test_a_history_that_could_not_be_loaded_is_not_saved(tmp_path):
+    with pytest.raises(ValueError, match="cannot save: the training history 'loss' holds nan .*Fix:"):
+        save_model(tmp_path / "m.cnnmodel", Network(seed=0), history={**HISTORY, "loss": [2.3, float("nan"), 1.0]})
+    with pytest.raises(ValueError, match="has 3 'step', 2 'loss'"):
+        save_model(tmp_path / "m.cnnmodel", Network(seed=0), history={**HISTORY, "loss": [2.3, 1.0]})
+    assert not any(tmp_path.iterdir())
+
+
+def test_numpy_numbers_in_a_history_are_saved_as_plain_numbers(tmp_path):
+    history = {"step": [np.int64(1)], "loss": [np.float32(2.5)], "train_acc": [np.float64(0.25)]}
+    save_model(tmp_path / "m.cnnmodel", Network(seed=0), history=history)
+    assert load_model(tmp_path / "m.cnnmodel").history == {"step": [1], "loss": [2.5], "train_acc": [0.25]}
 
 
 def test_a_folder_is_not_a_model(tmp_path):

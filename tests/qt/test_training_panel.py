@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import time
 
 import numpy as np
@@ -113,11 +114,55 @@ def test_settings_are_disabled_while_training_runs(qtbot, panel):
 def test_a_diverging_run_is_explained_in_red(qtbot, panel):
     panel.learning_rate_spin.setValue(10.0)
     before = panel.playground.network.get_state()
-    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
         panel.start()
     assert "diverged" in panel.status_label.text()
     assert ERROR_COLOUR in panel.status_label.styleSheet()
     np.testing.assert_array_equal(panel.playground.network.weight(0), before[0])
+
+
+def test_a_diverging_run_pauses_on_the_last_good_weights_and_goes_on_with_a_lower_rate(qtbot, panel):
+    panel.learning_rate_spin.setValue(10.0)
+    before = panel.playground.network.get_state()
+    finished = []
+    panel.controller.finished.connect(lambda: finished.append(True))
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    text = panel.status_label.text()
+    assert "diverged" in text and "Paused: lower the learning rate, then press Start." in text
+    assert ERROR_COLOUR in panel.status_label.styleSheet()
+    for now, then in zip(panel.playground.network.params, before):
+        np.testing.assert_array_equal(now, then)  # reverted exactly
+    assert panel.controller.state == "paused" and panel.controller.has_session and not finished
+    assert panel.start_button.text() == "Resume" and panel.progress_bar.format().endswith("· paused")
+    assert panel.learning_rate_spin.isEnabled() and panel.step_button.isEnabled()
+    steps_before = list(panel.history.data["step"])
+
+    panel.learning_rate_spin.setValue(0.001)
+    assert panel.start_button.text() == "Start"
+    with qtbot.waitSignal(panel.controller.finished, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert "Finished" in panel.status_label.text() and ERROR_COLOUR not in panel.status_label.styleSheet()
+    assert not np.array_equal(panel.playground.network.weight(0), before[0])
+    assert all(np.isfinite(p).all() for p in panel.playground.network.params)
+    steps = panel.history.data["step"]
+    assert steps[:len(steps_before)] == steps_before and len(steps) == len(steps_before) + 10
+    assert steps == sorted(set(steps))  # the curve goes on after the diverged run, no step drawn twice
+
+
+def test_resume_after_a_divergence_tries_again_from_the_last_good_weights(qtbot, panel):
+    panel.learning_rate_spin.setValue(10.0)
+    before = panel.playground.network.get_state()
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
+        panel.start()
+    steps_before = list(panel.history.data["step"])
+    with qtbot.waitSignal(panel.controller.diverged, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)  # "Resume", with the same learning rate
+    qtbot.waitUntil(lambda: panel.controller.state == "paused", timeout=TIMEOUT_MS)
+    assert "diverged" in panel.status_label.text()
+    np.testing.assert_array_equal(panel.playground.network.weight(0), before[0])
+    steps = panel.history.data["step"]
+    assert steps == sorted(set(steps)) and len(steps) == 2 * len(steps_before)
 
 
 def test_lock_buttons_lock_kernels(qtbot, panel):
@@ -205,6 +250,76 @@ def test_a_truncated_model_file_changes_nothing(tmp_path, panel, message_boxes):
     assert not panel.load_model(cut)
     assert "cut.cnnmodel" in message_boxes[-1][2]
     assert panel.playground.network is network
+
+
+def _rewrite_header(path, **changes) -> None:
+    """Re-save the model at ``path`` with some header fields changed (a file made by hand or damaged)."""
+    with np.load(path) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    header = json.loads(str(arrays["header"]))
+    header.update(changes)
+    arrays["header"] = np.array(json.dumps(header))
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+GOOD_HISTORY = {"step": [1, 2, 3], "loss": [2.3, 2.0, 1.5], "train_acc": [0.1, 0.2, 0.4],
+                "test_step": [3], "test_loss": [1.6], "test_acc": [0.45]}
+
+
+def _other_input_size(path):
+    save_model(path, Network(input_shape=(1, 32, 32), seed=3))
+
+
+def _four_classes(path):
+    save_model(path, Network([ConvSpec(filters=4, kernel=3, padding=1), DenseSpec(units=4)], seed=3))
+
+
+def _text_in_history(path):
+    save_model(path, Network(seed=3), history=GOOD_HISTORY)
+    _rewrite_header(path, history={**GOOD_HISTORY, "train_acc": [0.1, "x", 0.4]})
+
+
+def _unequal_history(path):
+    save_model(path, Network(seed=3), history=GOOD_HISTORY)
+    _rewrite_header(path, history={**GOOD_HISTORY, "loss": [2.3, 2.0]})
+
+
+UNFIT_MODELS = {
+    "another input size": (_other_input_size, "this model takes 1x32x32 images; CNN Studio draws 28x28"),
+    "another number of classes": (_four_classes, "sorts images into 4 classes; CNN Studio sorts digits into 10"),
+    "text in the history": (_text_in_history, "'train_acc' holds 'x' (value 2), not a finite number"),
+    "history curves of unequal length": (_unequal_history, "has 3 'step', 2 'loss', 3 'train_acc' values"),
+}
+
+
+@pytest.mark.parametrize("make", UNFIT_MODELS.values(), ids=UNFIT_MODELS.keys())
+def test_a_model_that_does_not_fit_is_explained_and_changes_nothing(qtbot, tmp_path, panel, message_boxes, make):
+    make_file, fragment = make
+    path = tmp_path / "unfit.cnnmodel"
+    make_file(path)
+    panel.set_locked(0, 1, True)
+    with qtbot.waitSignal(panel.controller.paused, timeout=TIMEOUT_MS):
+        panel.step()  # a paused session with one point on the curves
+    network, history = panel.playground.network, panel.history
+    weights, curves = network.get_state(), history.as_dict()
+    plotted = [curve.getData() for curve in (panel.train_loss_curve, panel.test_accuracy_curve)]
+    changed = []
+    panel.playground.events.architecture_changed.connect(lambda: changed.append("architecture"))
+    panel.playground.events.kernels_changed.connect(lambda layer: changed.append("kernels"))
+
+    assert not panel.load_model(path)
+    kind, title, text = message_boxes[-1]
+    assert kind == "critical" and fragment in text and "unfit.cnnmodel" in text and "Fix:" in text
+    assert panel.playground.network is network and not changed
+    for now, then in zip(network.params, weights):
+        np.testing.assert_array_equal(now, then)
+    assert panel.controller.locked == {(0, 1)} and panel.lock_button(0, 1).isChecked()
+    assert panel.history is history and history.as_dict() == curves
+    for curve, (xs, ys) in zip((panel.train_loss_curve, panel.test_accuracy_curve), plotted):
+        np.testing.assert_array_equal(curve.getData()[0], xs)
+        np.testing.assert_array_equal(curve.getData()[1], ys)
+    assert panel.controller.state == "paused" and panel.controller.has_session  # training was not stopped
 
 
 def test_save_then_load_a_model_of_another_architecture(tmp_path, qtbot, panel, message_boxes):

@@ -33,6 +33,7 @@ class GuiSide(QObject):
     progress = Signal(object)
     weights = Signal(object)
     paused = Signal()
+    diverged = Signal(str)
     finished = Signal()
 
     def __init__(self, worker):
@@ -41,6 +42,7 @@ class GuiSide(QObject):
         worker.progress.connect(self._progress)
         worker.weights.connect(self._weights)
         worker.paused.connect(self._paused)
+        worker.diverged.connect(self._diverged)
         worker.finished.connect(self._finished)
 
     @Slot(object)
@@ -55,6 +57,10 @@ class GuiSide(QObject):
     @Slot()
     def _paused(self):
         self.paused.emit()
+
+    @Slot(str)
+    def _diverged(self, message):
+        self.diverged.emit(message)
 
     @Slot()
     def _finished(self):
@@ -201,17 +207,49 @@ def test_a_kernel_edited_and_locked_during_a_pause_keeps_the_edit(qtbot, control
     np.testing.assert_array_equal(playground.network.weight(0)[1, 0], edge)
 
 
-def test_a_diverging_run_says_why_and_goes_back_to_the_last_good_weights(qtbot, controller, small_data):
+def test_a_diverging_run_says_why_pauses_and_goes_back_to_the_last_good_weights(qtbot, controller, small_data):
     playground = controller.playground
     before = playground.network.get_state()
-    messages = []
+    messages, steps, finished = [], [], []
     controller.diverged.connect(messages.append)
-    with qtbot.waitSignal(controller.finished, timeout=TIMEOUT_MS):
+    controller.progress.connect(lambda progress: steps.append(progress.step))
+    controller.finished.connect(lambda: finished.append(True))
+    with qtbot.waitSignal(controller.paused, timeout=TIMEOUT_MS):
         controller.start(settings(optimizer="adam", learning_rate=10.0, epochs=3), *small_data)
     assert messages and "diverged" in messages[0] and "learning rate" in messages[0]
-    assert controller.state == "idle"
+    assert controller.state == "paused" and controller.has_session and not finished
     for now, then in zip(playground.network.params, before):
         np.testing.assert_array_equal(now, then)
+
+    # the paused session goes on: a single step begins a new pass from the reverted weights
+    with qtbot.waitSignal(controller.paused, timeout=TIMEOUT_MS):
+        controller.step_once()
+    assert steps[-1] == 1 and len(messages) == 1
+    assert not np.array_equal(playground.network.weight(0), before[0])
+    with qtbot.waitSignal(controller.finished, timeout=TIMEOUT_MS):
+        controller.stop()
+    assert controller.state == "idle" and finished == [True]
+
+
+def test_the_worker_pauses_on_a_divergence_and_resumes_with_a_new_pass(qtbot, worker_thread, small_data):
+    worker, gui = worker_thread
+    network = Network(seed=0)
+    before = network.get_state()
+    trainer = Trainer(network, *small_data, settings(learning_rate=10.0))
+    diverged, finished, shipped = [], [], []
+    gui.diverged.connect(diverged.append)
+    gui.finished.connect(lambda: finished.append(True))
+    gui.weights.connect(shipped.append)
+    with qtbot.waitSignal(gui.paused, timeout=TIMEOUT_MS):
+        worker.start(trainer)
+    assert len(diverged) == 1 and not finished
+    for now, then in zip(shipped[-1], before):  # the last weights shipped are the reverted ones
+        np.testing.assert_array_equal(now, then)
+    with qtbot.waitSignal(gui.paused, timeout=TIMEOUT_MS):
+        worker.resume()  # the same learning rate diverges again, from the same weights
+    assert len(diverged) == 2 and not finished
+    with qtbot.waitSignal(gui.finished, timeout=TIMEOUT_MS):
+        worker.stop()
 
 
 def test_a_new_architecture_stops_training(qtbot, controller, small_data):

@@ -25,10 +25,22 @@ class Event:
             self._callbacks.remove(callback)
 
     def emit(self, *args) -> None:
+        """Call every listener, even after one raised; then re-raise the first exception.
+
+        NOTE: one broken listener must not leave the others (e.g. the prediction
+        bars) showing stale results, yet its error must still surface.
+        """
         if self._blocked:
             return
+        first_error: Exception | None = None
         for callback in list(self._callbacks):
-            callback(*args)
+            try:
+                callback(*args)
+            except Exception as error:
+                if first_error is None:
+                    first_error = error
+        if first_error is not None:
+            raise first_error
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, {len(self._callbacks)} listeners)"

@@ -46,6 +46,7 @@ PHASE_TITLES = {
     "dense": "Dense layer: the vector times the weights of each unit",
     "softmax": "Softmax: logits become probabilities",
 }
+AVERAGE_POOL_TITLE = "Pooling: average each window"   # PHASE_TITLES["pool"] is max pooling's
 SYMMETRIC_RULE = "ensure that the kernel slides across the input symmetrically"
 
 
@@ -372,6 +373,13 @@ class StepThrough:
         return self.position >= self.count - 1
 
     # -- reading
+    def phase_title(self, name: str | None = None) -> str:
+        """The heading of phase ``name`` (default: the current one), in the words of this stage's pooling."""
+        name = self.phase if name is None else name
+        if name == "pool" and self.spec.pool == "avg":
+            return AVERAGE_POOL_TITLE
+        return PHASE_TITLES[name]
+
     def span(self, name: str) -> PhaseSpan:
         return self.spans[PHASES.index(name)]
 

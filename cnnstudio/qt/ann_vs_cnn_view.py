@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QThread, Qt, Signal
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -52,6 +52,11 @@ class ComparisonWorker(QThread):
                 self.progressed.emit(item.fraction, item.stage)
             else:
                 self.finished_comparison.emit(item)
+
+    def stop(self) -> None:
+        """Ask the run to stop after the batch under way and wait for it; quiet (no signal is emitted)."""
+        self.requestInterruption()
+        self.wait()
 
 
 class AnnVsCnnView(QWidget):
@@ -210,20 +215,34 @@ class AnnVsCnnView(QWidget):
 
     # -- training
     def start_training(self) -> None:
-        if self.worker is not None and self.worker.isRunning():
+        if self.training:
             return
         train, test = load_mnist_5k()
-        self.worker = ComparisonWorker(train, test, self, **self.options)
-        self.worker.progressed.connect(self._progressed)
-        self.worker.finished_comparison.connect(self.set_comparison)
+        if self.worker is not None:  # the last run's finished thread
+            self.worker.deleteLater()
+        self.worker = worker = ComparisonWorker(train, test, self, **self.options)
+        worker.progressed.connect(self._progressed)
+        worker.finished_comparison.connect(self.set_comparison)
+        # The thread must end before it is deleted with this view, or Qt aborts the whole app: stop it when the
+        # app quits or this view goes (QWidget emits ``destroyed`` before deleting its children, the worker).
+        QCoreApplication.instance().aboutToQuit.connect(worker.stop)
+        self.destroyed.connect(worker.stop)
         self.train_button.setEnabled(False)
         self.status.setText("training...")
-        self.worker.start()
+        worker.start()
+
+    @property
+    def training(self) -> bool:
+        return self.worker is not None and self.worker.isRunning()
 
     def stop_training(self) -> None:
-        if self.worker is not None:
-            self.worker.requestInterruption()
-            self.worker.wait()
+        """Stop a training under way (after the batch under way) and wait for its thread; the status says so."""
+        if not self.training:
+            return
+        self.worker.stop()
+        self.train_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText("Training stopped: press Train both to start again.")
 
     def _progressed(self, fraction: float, stage: str) -> None:
         self.progress.setValue(int(fraction * 1000))

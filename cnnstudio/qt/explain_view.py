@@ -23,7 +23,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from cnnstudio.model.explain import PHASE_TITLES, PHASES, StepThrough
+from cnnstudio.model.explain import PHASES, StepThrough
 from cnnstudio.model.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
 from cnnstudio.model.occlusion import BACKGROUND, GREY, field_growth, map_choices, occlusion_map, patch_positions
 from cnnstudio.model.receptive_field import MapTarget, receptive_field
@@ -37,6 +37,11 @@ ZEROED = QColor("#1a73e8")       # negatives that ReLU zeroed
 AMBER = "#8a5a00"
 FIELD_COLOURS = ("#0a9b48", "#1a73e8", "#e37400", "#a142f4", "#d93025", "#00897b")
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+NO_CONV_TEXT = ("<b>This network has no conv layer to step through</b>: it has only dense layers. Load a model "
+                "with conv layers (File > Load model...), or bring the previous network back with Edit > Undo "
+                "settings change.")
+NO_CONV_FIELD_TEXT = ("<b>This network has no conv layer</b>, so no unit has a receptive field to show: every "
+                      "dense unit sees the whole image. Load a model with conv layers to explore them.")
 
 
 def _number(value: float) -> str:
@@ -63,14 +68,29 @@ def _worth_refreshing(view: QWidget) -> bool:
 
 
 def symmetric_levels(*arrays) -> tuple[float, float]:
-    top = max([float(np.nanmax(np.abs(a))) for a in arrays if np.size(a) and np.isfinite(a).any()] + [1e-3])
+    """(-top, top) with ``top`` the largest finite magnitude (infinite values are drawn at the ends)."""
+    tops = [float(np.abs(a[np.isfinite(a)]).max()) for a in map(np.asarray, arrays) if np.isfinite(a).any()]
+    top = max(tops + [1e-3])
     return -top, top
+
+
+def lut_indices(values: np.ndarray, levels: tuple[float, float], size: int) -> np.ndarray:
+    """Rows of a ``size``-row colour table for ``values``: ``levels`` span the table, values beyond them (even
+    infinite ones, from an overflowing map) take its end colours; NaN values, and anything the arithmetic
+    cannot place (infinite levels), take row 0, to be painted over.
+    """
+    # NOTE: huge levels are brought into float64's range so that hi - lo cannot overflow to inf
+    lo, hi = np.clip(np.nan_to_num(np.asarray(levels, dtype=np.float64)), -1e300, 1e300)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = (np.asarray(values, dtype=np.float64) - lo) / max(hi - lo, 1e-12) * (size - 1)
+    return np.clip(np.nan_to_num(scaled, nan=0.0), 0, size - 1).astype(np.int64)
 
 
 class GridView(QWidget):
     """A matrix painted as coloured cells, numbers inside when they fit, with overlays.
 
-    ``set_data(values, lut, levels)``: NaN cells are painted as not-yet-computed.
+    ``set_data(values, lut, levels)``: NaN cells are painted as not-yet-computed, infinite ones in the end
+    colours of ``lut``.
     Overlays (all in cell coordinates): ``rects`` ``(row0, col0, row1, col1, colour, width)``
     inclusive; ``fills`` ``(row0, col0, row1, col1, QColor)``; ``crosses`` a bool mask;
     ``tint`` a bool mask painted over (the padding border).  ``clicked(row, col)`` on a press.
@@ -101,10 +121,7 @@ class GridView(QWidget):
             self.lut = lut
         if levels is not None:
             self.levels = (float(levels[0]), float(levels[1]))
-        lo, hi = self.levels
-        index = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12) * (len(self.lut) - 1), 0,
-                        len(self.lut) - 1).astype(np.int64)
-        rgba = np.ascontiguousarray(self.lut[index])
+        rgba = np.ascontiguousarray(self.lut[lut_indices(values, self.levels, len(self.lut))])
         rgba[np.isnan(values)] = EMPTY.getRgb()
         self._rgba = rgba  # QImage does not copy: keep the buffer alive
         self._image = QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.shape[1] * 4,
@@ -254,30 +271,38 @@ def _wrap(vector: np.ndarray, width: int) -> np.ndarray:
 # ---------------------------------------------------------------- the step-through
 
 class ExplainView(QWidget):
-    """Step through one conv layer (and the end of the network) on the playground's input and kernels."""
+    """Step through one conv layer (and the end of the network) on the playground's input and kernels.
+
+    A network without conv layers shows a message instead (``model`` is None then).
+    """
 
     def __init__(self, playground, parent=None):
         super().__init__(parent)
         self.playground = playground
-        self.model = StepThrough(playground.network, playground.input)
+        self.model: StepThrough | None = None  # None while the network has no conv layer
         self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
         self._rebuild_timer.timeout.connect(self.rebuild)
         self._stale = False  # the playground changed while the view was hidden
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._tick)
         self._build()
-        self._sync_choices()
         self.set_speed(20)
         playground.events.activations_changed.connect(self._playground_changed)
         playground.events.architecture_changed.connect(self._playground_changed)
-        self.model.events.position_changed.connect(self.refresh)
-        self.model.events.rebuilt.connect(self.refresh)
-        self.refresh()
+        self.rebuild()
 
     # -- construction
     def _build(self) -> None:
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.no_conv_label = _label(NO_CONV_TEXT, style="color: #2b2f36; padding: 12px;")
+        self.no_conv_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_conv_label.hide()
+        outer.addWidget(self.no_conv_label)
+        self.steps_widget = QWidget()  # everything but the message: hidden while there is nothing to step through
+        outer.addWidget(self.steps_widget, 1)
+        layout = QVBoxLayout(self.steps_widget)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
 
@@ -411,7 +436,9 @@ class ExplainView(QWidget):
 
     def keyPressEvent(self, event) -> None:
         key = event.key()
-        if key == Qt.Key.Key_Space:
+        if self.model is None:
+            super().keyPressEvent(event)
+        elif key == Qt.Key.Key_Space:
             self.toggle_play()
         elif key == Qt.Key.Key_Right:
             self.model.step_forward()
@@ -433,22 +460,47 @@ class ExplainView(QWidget):
             self._rebuild_timer.start()
 
     def rebuild(self) -> None:
-        """Take the playground's current network, input and kernels (the position is kept)."""
+        """Take the playground's current network, input and kernels (the position is kept).
+
+        A network without conv layers has nothing to step through: the view says so instead.
+        """
         self._rebuild_timer.stop()
         self._stale = False
-        self.model.rebuild(network=self.playground.network, image=self.playground.input)
+        network, image = self.playground.network, self.playground.input
+        if not network.conv_specs:
+            if self.playing:
+                self.toggle_play()
+            self.model = None
+            self.steps_widget.hide()
+            self.no_conv_label.show()
+            return
+        self.no_conv_label.hide()
+        self.steps_widget.show()
+        if self.model is None:
+            self.model = StepThrough(network, image)
+            self.model.events.position_changed.connect(self.refresh)
+            self.model.events.rebuilt.connect(self._model_rebuilt)
+            self._model_rebuilt()
+        else:
+            self.model.rebuild(network=network, image=image)
+
+    def _model_rebuilt(self) -> None:
+        """New numbers, maybe of another stage or filter: its choices (e.g. how many input channels), then paint."""
         self._sync_choices()
+        self.refresh()
 
     # -- painting the current step
     def refresh(self) -> None:
         model = self.model
+        if model is None:
+            return
         step = model.step()
         self.scrubber.blockSignals(True)
         self.scrubber.setValue(model.position)
         self.scrubber.blockSignals(False)
         self.position_label.setText(f"step {model.position + 1} of {model.count}")
         self.phase_box.setCurrentIndex(PHASES.index(step.phase))
-        self.phase_label.setText(f"{PHASE_TITLES[step.phase]} "
+        self.phase_label.setText(f"{model.phase_title(step.phase)} "
                                  f"<span style='font-weight: normal; color: #777'>(step {step.local + 1} of "
                                  f"{model.span(step.phase).count})</span>")
         warnings = model.slide_warnings if step.phase == "conv" else []
@@ -674,6 +726,15 @@ class ReceptiveFieldView(QWidget):
     def refresh(self) -> None:
         self._stale = False
         network, trace = self.playground.network, self.playground.trace
+        if not network.conv_specs:
+            self._choices = []
+            self.map_box.clear()
+            self.map_box.setEnabled(False)
+            for view in self.views:
+                view.hide()
+            self.summary.setText(NO_CONV_FIELD_TEXT)
+            return
+        self.map_box.setEnabled(True)
         self._choices = map_choices(network, self.playground.input.shape)
         stage, kind, row, col = self.choice
         names = [(s, k) for _, s, k, _ in self._choices]

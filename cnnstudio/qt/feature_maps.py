@@ -126,6 +126,10 @@ class _ColorBar(pg.GraphicsWidget):
     def levels(self) -> tuple[float, float]:
         return self._levels
 
+    @property
+    def caption(self) -> str:
+        return self._caption
+
     def paint(self, painter: QPainter, *args) -> None:
         rect = self.boundingRect()
         width = max(min(rect.width() - 44, 120.0), 10.0)
@@ -404,6 +408,10 @@ class QtFeatureMaps(QWidget):
     def panel_layout(self, stage: int, kind: str) -> MosaicLayout:
         return self._panels[(stage, kind)].layout
 
+    def colour_bar(self, stage: int, kind: str) -> _ColorBar:
+        """The colour bar under a panel: its ``levels`` and ``caption`` (the filter it describes, per map)."""
+        return self._panels[(stage, kind)].bar
+
     def map_cell_scene_pos(self, stage: int, kind: str, filter: int, row: int, col: int) -> QPointF:
         """Scene position of the centre of a map cell (for tests and for pointing at a cell programmatically)."""
         panel = self._panels[(stage, kind)]
@@ -447,8 +455,11 @@ class QtFeatureMaps(QWidget):
 
     # ------------------------------------------------------------ building (architecture changes only)
     def _build(self, input_shape) -> None:
+        # every hover index belongs to the old panels: a filter pointed at may not exist any more
+        was_pointing = self._hover is not None or self._pointing_input is not None
         self._hover = None
         self._pointing_input = None
+        self._bar_filter = {}
         self._explanation.setText(INPUT_HINT)
         graphics = pg.GraphicsLayout()
         graphics.setContentsMargins(4, 2, 4, 2)
@@ -524,6 +535,8 @@ class QtFeatureMaps(QWidget):
         # to the height of its first, fixed-height rows and stay there
         self._graphics.setCentralItem(graphics)
         self.fit()
+        if was_pointing:  # the linked highlights (canvas, kernel) pointed into the old maps
+            self.hover_left.emit()
 
     @staticmethod
     def _follow(source: pg.ViewBox, panels: list[_Panel]) -> None:
@@ -587,6 +600,9 @@ class QtFeatureMaps(QWidget):
             panel = self._panels.get((stage, kind))
             if panel is None or panel.bar is None:
                 continue
+            if not 0 <= f < len(panel.levels):  # a filter of layers that are gone: describe filter 1
+                self._bar_filter.pop(stage, None)
+                f = 0
             low, high = panel.levels[f]
             panel.bar.set_levels(low, high, f"filter {f + 1}" if self._scale_mode == "map" else "")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QTabWidget, QVBoxLayout, QWidget
 
@@ -27,6 +27,16 @@ TABS = (("step", "Step through a layer"), ("xo", "X or O"), ("ann_vs_cnn", "ANN 
         ("field", "Receptive field"), ("occlusion", "Occlusion"))
 PANEL_NAMES = {"maps": "the feature maps", **dict(TABS)}
 DOCK_HEIGHT = 480
+NO_CONV_LESSON = ("it is about conv layers and this network has none. Load a model with conv layers (File > Load "
+                  "model...) or bring the previous network back (Edit > Undo settings change).")
+
+
+def needs_conv_layers(lesson: Lesson) -> bool:
+    """Whether ``lesson`` works on the playground's conv layers (its kernels, settings, maps or step-through).
+
+    The X-or-O and ANN-vs-CNN lessons bring their own networks.
+    """
+    return bool(lesson.kernels or lesson.settings) or lesson.panel in ("maps", "step", "field")
 
 
 class ExplainPanel(QWidget):
@@ -43,6 +53,7 @@ class ExplainPanel(QWidget):
         self.playground = playground
         self.current_image = current_image or (lambda: playground.input[0])
         self.lesson: Lesson | None = None
+        self._closing_window: QWidget | None = None  # closing it stops any training (stop_training_on_close)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.banner = _label(style="background: #eef5ff; border: 1px solid #c9dcf5; padding: 5px; color: #2b2f36;")
@@ -104,7 +115,7 @@ class ExplainPanel(QWidget):
         if lesson.panel == "step":
             step = self.view("step")
             step.rebuild()
-            if lesson.phase:
+            if lesson.phase and step.model is not None:  # None: the view says there is no conv layer
                 step.model.go_to_phase(lesson.phase)
                 # start where the window is on the drawing, not in the empty top-left corner
                 span = step.model.span(lesson.phase)
@@ -113,6 +124,23 @@ class ExplainPanel(QWidget):
     def _link(self, href: str) -> None:
         if href.startswith("panel:"):
             self.show_panel(href.split(":", 1)[1])
+
+    def stop_training(self) -> None:
+        """Stop whatever a view is training (the ANN vs CNN comparison) and wait for its thread."""
+        for view in self.views.values():
+            stop = getattr(view, "stop_training", None)
+            if stop is not None:
+                stop()
+
+    def stop_training_on_close(self, window: QWidget) -> None:
+        """Stop any training when ``window`` is closed: the learner is done, the thread must not outlive it."""
+        self._closing_window = window
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close and watched is self._closing_window:
+            self.stop_training()
+        return super().eventFilter(watched, event)
 
 
 def build_lessons_menu(parent, on_lesson: Callable[[Lesson], None], title: str = "&Lessons") -> QMenu:
@@ -144,8 +172,12 @@ def install_explain_mode(window) -> ExplainPanel:
     dock.setWidget(panel)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()
+    panel.stop_training_on_close(window)
 
     def run_lesson(lesson: Lesson) -> None:
+        if needs_conv_layers(lesson) and not playground.network.conv_specs:
+            window.statusBar().showMessage(f"Lesson '{lesson.title}' cannot start: {NO_CONV_LESSON}", 10000)
+            return
         try:
             apply_lesson(lesson, playground, canvas_model)
         except ValueError as error:  # an architecture the lesson cannot be applied to: say why

@@ -21,7 +21,10 @@ panel has been painted).
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt
@@ -346,8 +349,8 @@ class MainWindow(QMainWindow):
 
     def _ask_screenshot_path(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "cnnstudio.png", "PNG images (*.png)")
-        if path:
-            self.grab().save(path)
+        if path and not self.grab().save(path, "PNG"):
+            QMessageBox.warning(self, "Screenshot not saved", screenshot_error(path))
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About CNN Studio",
@@ -373,7 +376,7 @@ class MainWindow(QMainWindow):
     def save_screenshot(self, path: str) -> int:
         """Show the window with a sample digit drawn and one map cell pointed at; save it to ``path`` as PNG.
 
-        Returns 0 on success, 1 on failure (an exit code).
+        Returns 0 on success, 1 on failure (an exit code), after one line on stderr saying why.
         """
         self.resize(*DEFAULT_SIZE)
         self.show()
@@ -383,4 +386,21 @@ class MainWindow(QMainWindow):
         self.flush_updates()
         self.point_at_strongest_map_cell()
         QApplication.processEvents()
-        return 0 if self.grab().save(path, "PNG") else 1
+        if self.grab().save(path, "PNG"):
+            return 0
+        print(f"cnnstudio: {screenshot_error(path)}", file=sys.stderr)
+        return 1
+
+
+def screenshot_error(path: str) -> str:
+    """One sentence on why a screenshot could not be written to ``path`` (Qt's save only says that it failed)."""
+    folder = Path(path).resolve().parent
+    if not folder.exists():
+        why = f"the folder {folder} does not exist"
+    elif not folder.is_dir():
+        why = f"{folder} is a file, not a folder"
+    elif not os.access(folder, os.W_OK):
+        why = f"the folder {folder} is not writable"
+    else:
+        why = "the file could not be written there"
+    return f"Could not save the screenshot to {path}: {why}. Fix: choose another file name or folder."

@@ -121,3 +121,15 @@ def test_a_non_square_input_gets_one_warning_per_uncovered_axis():
     step_through = StepThrough(network, np.zeros((28, 27), np.float32))
     assert len(step_through.slide_warnings) == 1 and "height" in step_through.slide_warnings[0]
     assert step_through.uncovered[27].all() and not step_through.uncovered[:27].any()
+
+
+@pytest.mark.parametrize("pool, title", [("max", "Pooling: pick the max value from each window"),
+                                         ("avg", "Pooling: average each window")])
+def test_the_pool_phase_title_names_the_kind_of_pooling(digit, pool, title):
+    network = Network([ConvSpec(2, 3, padding=1, pool=pool), DenseSpec(10)], seed=0)
+    step_through = StepThrough(network, digit)
+    assert step_through.phase_title("pool") == title
+    step_through.go_to_phase("pool")
+    assert step_through.phase_title() == title
+    assert step_through.phase_title("conv") == "Convolution: the kernel slides over the input"
+    assert ("max" in step_through.phase_title()) == (pool == "max")

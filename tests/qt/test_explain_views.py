@@ -1,19 +1,27 @@
 """Explain mode, driven as a learner does: buttons, keys, the scrubber and the Lessons menu."""
 import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.model.ann_vs_cnn import ANN_LAYERS, cnn_layers
+from cnnstudio.model.explain import PHASES
 from cnnstudio.model.lessons import LESSONS, sample_digit_image
 from cnnstudio.model.playground import Playground
 from cnnstudio.qt.ann_vs_cnn_view import AnnVsCnnView
-from cnnstudio.qt.explain_view import ExplainView, OcclusionView, ReceptiveFieldView
+from cnnstudio.model.mosaic import DIVERGING_LUT
+from cnnstudio.qt.explain_view import EMPTY, ExplainView, GridView, OcclusionView, ReceptiveFieldView, symmetric_levels
 from cnnstudio.qt.xo_view import XOView
 
 
@@ -82,8 +90,17 @@ def test_play_runs_to_the_end_and_the_scrubber_jumps(qtbot, digit):
     assert view.model.position == view.model.span("pool").start + 2
 
 
-@pytest.mark.parametrize("phase", ["activation", "pool", "flatten", "dense", "softmax"])
-def test_every_phase_shows_its_step(qtbot, digit, phase):
+@pytest.mark.parametrize("phase, title, says", [
+    ("activation", "Activation: every feature-map pixel through the activation", r"Pixel \(0, 0\): .* so ReLU "),
+    ("pool", "Pooling: pick the max value from each window",
+     r"Pooled pixel \(0, 0\): the 2x2 window at \(0, 0\); max pooling picks the max value"),
+    ("flatten", "Flatten: the pooled maps unrolled into one vector",
+     r"Map 1, row 0: its 7 values become entries 0\.\.6 of the vector"),
+    ("dense", "Dense layer: the vector times the weights of each unit",
+     r"class 0: the 784 inputs times its 784 weights, summed = .* \(its logit\)\.$"),
+    ("softmax", "Softmax: logits become probabilities", r"Class 0: exp\(.* gives probability 0\.\d{3}\.$"),
+])
+def test_every_phase_shows_its_step(qtbot, digit, phase, title, says):
     playground = Playground(Network(seed=0))
     playground.set_input(digit)
     view = ExplainView(playground)
@@ -91,10 +108,28 @@ def test_every_phase_shows_its_step(qtbot, digit, phase):
     view.phase_box.setCurrentIndex(view.phase_box.findData(phase))
     view.phase_box.activated.emit(view.phase_box.currentIndex())
     assert view.model.phase == phase
-    assert view.description.text()
+    count = view.model.span(phase).count
+    assert view.phase_label.text().startswith(f"{title} <span") and f"(step 1 of {count})" in view.phase_label.text()
+    assert re.match(says, view.description.text())
+    assert view.description.text() == view.model.describe()
     if phase == "softmax":
         view.model.go_to(view.model.count - 1)
         np.testing.assert_allclose(view.shown_feature_map()[0], playground.trace.probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize("pool, title, caption", [("max", "Pooling: pick the max value", "keeps its max value"),
+                                                   ("avg", "Pooling: average each window", "keeps its mean")])
+def test_the_pool_phase_says_which_pooling_it_does(qtbot, digit, pool, title, caption):
+    playground = Playground(Network([ConvSpec(2, 3, padding=1, pool=pool), DenseSpec(10)], seed=0))
+    playground.set_input(digit)
+    view = ExplainView(playground)
+    qtbot.addWidget(view)
+    view.phase_box.setCurrentIndex(view.phase_box.findData("pool"))
+    view.phase_box.activated.emit(view.phase_box.currentIndex())
+    assert view.phase_label.text().startswith(title)
+    assert caption in view.target.caption
+    other = "average" if pool == "max" else "max value"
+    assert other not in view.phase_label.text()
 
 
 def test_a_kernel_edit_reaches_the_step_through(qtbot, digit):
@@ -156,6 +191,206 @@ def test_ann_vs_cnn_counts_trains_and_follows_the_arrow_keys(qtbot, digit):
     np.testing.assert_array_equal(view.drawing_view.values[:, 2:], digit[:, :-2])
     assert not np.allclose(before[0], view.predictions[0])
     assert view.kernel_views[0].values.shape == (3, 3)
+
+
+def test_deleting_the_ann_vs_cnn_view_while_it_trains_ends_its_thread(qtbot, digit):
+    playground = Playground()
+    playground.set_input(digit)
+    view = AnnVsCnnView(playground, lambda: playground.input[0], epochs=2)  # 4,000 digits: seconds of training
+    view.start_training()
+    worker = view.worker
+    assert worker.isRunning()
+    # NOTE: out of the view, so the thread object outlives it and can be looked at; the view still owns the run
+    worker.setParent(None)
+    try:
+        with qtbot.waitSignal(view.destroyed, timeout=5000):
+            view.deleteLater()
+        assert worker.isFinished()
+    finally:
+        worker.requestInterruption()
+        worker.wait()
+
+
+def test_closing_the_window_while_ann_vs_cnn_trains_ends_the_thread(qtbot):
+    from cnnstudio.qt.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    view = window.explain_panel.view("ann_vs_cnn")
+    qtbot.mouseClick(view.train_button, Qt.MouseButton.LeftButton)
+    worker = view.worker
+    assert worker.isRunning()
+    window.close()
+    assert worker.isFinished()
+    assert view.train_button.isEnabled() and "stopped" in view.status.text()
+
+
+def test_quitting_the_app_while_ann_vs_cnn_trains_exits_cleanly(tmp_path):
+    # the learner's way: the app's event loop runs, Train both is pressed, the window is closed
+    script = tmp_path / "quit_while_training.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        from cnnstudio import app as cnnstudio_app
+
+        qt_app = QApplication(sys.argv[:1])
+
+        def train_then_close():
+            window = next(w for w in qt_app.topLevelWidgets() if type(w).__name__ == "MainWindow")
+            view = window.explain_panel.view("ann_vs_cnn")
+            view.train_button.click()
+            assert view.worker.isRunning()
+            QTimer.singleShot(200, window.close)
+
+        QTimer.singleShot(0, train_then_close)
+        code = cnnstudio_app.run([])
+        print("event loop ended", code, flush=True)
+    """))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert "QThread: Destroyed while thread" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "event loop ended 0" in done.stdout
+
+
+def shown_cell_colour(view: GridView, row: int, col: int) -> QColor:
+    image = view.grab().toImage()
+    return image.pixelColor((view.cell_rect(row, col).center() * image.devicePixelRatio()).toPoint())
+
+
+def lut_colour(lut, row: int) -> QColor:
+    return QColor(*(int(v) for v in lut[row]))
+
+
+@pytest.mark.parametrize("levels", [(-1.0, 1.0), (-np.inf, np.inf), (np.nan, np.nan), (-3e38, 3e38)])
+def test_a_grid_paints_infinite_values_at_the_ends_and_nan_as_empty(qtbot, levels):
+    view = GridView(numbers=False)
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_data(np.array([[-np.inf, 0.0, np.inf], [-1.0, np.nan, 1.0]]), DIVERGING_LUT, levels)
+    assert shown_cell_colour(view, 0, 0) == lut_colour(DIVERGING_LUT, 0)
+    assert shown_cell_colour(view, 0, 2) == lut_colour(DIVERGING_LUT, -1)
+    assert shown_cell_colour(view, 1, 1) == EMPTY
+    if levels == (-1.0, 1.0):
+        assert shown_cell_colour(view, 1, 0) == lut_colour(DIVERGING_LUT, 0)
+        assert shown_cell_colour(view, 0, 1) == lut_colour(DIVERGING_LUT, len(DIVERGING_LUT) // 2)
+    assert symmetric_levels(view.values) == (-1.0, 1.0)  # the finite values set the scale
+
+
+@pytest.mark.parametrize("weight", [1e38, np.inf])
+def test_the_step_through_shows_maps_that_overflow(qtbot, digit, weight):
+    playground = Playground(Network(seed=0))
+    playground.set_input(digit)
+    # NOTE: written straight into the network, as a diverged training could: the playground refuses inf itself
+    playground.network.weight(0)[0] = weight   # 9 weights of 1e38 on ink: more than float32 holds
+    playground.recompute()
+    pooled = playground.trace.stages[0].pooled[0]
+    assert np.isposinf(pooled).any()
+    view = ExplainView(playground)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    for stage in (0, 1):  # every phase paints its grids (an IndexError in the colour lookup before)
+        view.stage_box.setCurrentIndex(stage)
+        for phase in PHASES:
+            view.model.go_to_phase(phase)
+            view.grab()
+    view.model.go_to_phase("conv")
+    assert view.channel_box.value() == 1 and view.source.title == "padded map 1 of pool 1"
+    np.testing.assert_array_equal(view.source.values[1:-1, 1:-1], pooled)
+    row, col = np.argwhere(np.isposinf(pooled))[0]
+    assert shown_cell_colour(view.source, row + 1, col + 1) == lut_colour(DIVERGING_LUT, -1)
+
+
+DENSE_ONLY = ([DenseSpec(16, "relu"), DenseSpec(10)], (1, 28, 28))
+
+
+def test_a_network_without_conv_layers_gets_a_message_not_a_step_through(qtbot, digit):
+    playground = Playground(Network(*DENSE_ONLY))
+    playground.set_input(digit)
+    view = ExplainView(playground)   # raised ValueError before
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.model is None
+    assert view.no_conv_label.isVisible() and not view.steps_widget.isVisible()
+    assert "no conv layer to step through" in view.no_conv_label.text()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert not view.playing
+
+
+def test_the_step_through_follows_the_network_losing_and_regaining_conv_layers(qtbot, digit):
+    playground = Playground(Network(seed=0))
+    playground.set_input(digit)
+    view = ExplainView(playground)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    view.toggle_play()
+    playground.set_network(Network(*DENSE_ONLY))
+    qtbot.waitUntil(lambda: view.no_conv_label.isVisible())
+    assert view.model is None and not view.playing and not view.steps_widget.isVisible()
+    playground.undo_settings()
+    qtbot.waitUntil(lambda: view.steps_widget.isVisible())
+    assert not view.no_conv_label.isVisible()
+    view.model.go_to(view.model.span("conv").stop - 1)
+    np.testing.assert_allclose(view.shown_feature_map(), playground.trace.stages[0].conv[0], atol=1e-5)
+
+
+def test_the_receptive_field_view_says_when_there_is_no_conv_layer(qtbot, digit):
+    playground = Playground(Network(*DENSE_ONLY))
+    playground.set_input(digit)
+    view = ReceptiveFieldView(playground)   # raised IndexError before
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    assert "no conv layer" in view.summary.text()
+    assert not any(v.isVisible() for v in view.views) and not view.map_box.isEnabled()
+    playground.set_network(Network(seed=0))
+    qtbot.waitUntil(lambda: "input pixels" in view.summary.text())
+    assert view.map_box.isEnabled() and view.views[0].isVisible()
+
+
+def test_lessons_on_a_network_without_conv_layers_say_why_they_cannot_start(qtbot):
+    from cnnstudio.qt.main_window import MainWindow
+
+    playground = Playground(Network(*DENSE_ONLY))
+    window = MainWindow(playground)
+    qtbot.addWidget(window)
+    panel = window.explain_panel
+    for lesson in LESSONS:
+        window.run_lesson(lesson)
+        window.flush_updates()
+        if lesson.panel in ("xo", "ann_vs_cnn"):   # these bring their own networks
+            assert panel.lesson is lesson
+        else:
+            assert panel.lesson is not lesson
+            message = window.statusBar().currentMessage()
+            assert f"Lesson '{lesson.title}' cannot start" in message and "has none" in message
+    assert playground.network.layers == Network(*DENSE_ONLY).layers
+    for lesson in LESSONS:   # shown directly, a step lesson shows the message instead of raising
+        panel.show_lesson(lesson)
+    assert panel.view("step").model is None and not panel.view("step").no_conv_label.isHidden()
+
+
+def test_the_input_channel_box_follows_the_stage(qtbot, digit):
+    playground = Playground(Network(seed=0))
+    playground.set_input(digit)
+    view = ExplainView(playground)
+    qtbot.addWidget(view)
+    view.stage_box.setCurrentIndex(1)
+    assert view.channel_box.maximum() == 8 and not view.channel_box.isHidden()
+    view.channel_box.setValue(5)
+    assert view.source.title == "padded map 5 of pool 1"
+    np.testing.assert_allclose(view.source.values[1:-1, 1:-1], playground.trace.stages[0].pooled[4], atol=1e-6)
+    view.stage_box.setCurrentIndex(0)
+    assert view.channel_box.maximum() == 1 and view.channel_box.isHidden()
+    assert view.source.title.startswith("padded input")
 
 
 def test_receptive_field_grows_when_a_deeper_unit_is_clicked(qtbot, digit):

@@ -278,3 +278,32 @@ def test_a_larger_image_shows_larger_maps(maps, playground):
     layout = maps.panel_layout(0, "conv")
     assert (layout.height, layout.width) == (40, 50)
     np.testing.assert_array_equal(maps.panel_image(1, "pooled").image, expected_bgra(playground, maps, 1, "pooled"))
+
+
+def test_a_filter_change_after_a_per_map_hover_keeps_the_maps_working(qtbot, maps, playground):
+    # the learner's sequence: colour scale "per map", point at conv 2 filter 16, then give conv 2 only 4 filters
+    combo = maps.findChild(QComboBox)
+    combo.setCurrentIndex(combo.findData("map"))
+    with qtbot.waitSignal(maps.hovered, timeout=1000) as blocker:
+        move_mouse(maps, cell_widget_pos(maps, 1, "conv", 15, 3, 4))
+    assert blocker.args[0].filter == 15
+    assert maps.colour_bar(1, "conv").caption == "filter 16"
+    with qtbot.waitSignal(maps.hover_left, timeout=1000):  # the cell pointed at is gone: linked highlights go
+        playground.set_conv_settings(1, filters=4)   # raised IndexError in the colour bars before
+    QApplication.processEvents()
+    assert maps.panel_layout(1, "conv").count == 4
+    playground.set_input(np.roll(a_drawn_seven(), 2, axis=1))  # and so did every later stroke
+    QApplication.processEvents()
+    trace = playground.trace
+    for kind in KINDS:
+        maps_of = getattr(trace.stages[1], kind)
+        assert maps.levels(1, kind).shape == (4, 2)
+        np.testing.assert_allclose(maps.levels(1, kind), mosaic_levels(maps_of, kind == "conv", "map"))
+        np.testing.assert_array_equal(maps.panel_image(1, kind).image, expected_bgra(playground, maps, 1, kind))
+        bar = maps.colour_bar(1, kind)
+        assert bar.levels == pytest.approx(tuple(maps.levels(1, kind)[0]))  # back on filter 1
+        assert bar.caption == "filter 1"
+    with qtbot.waitSignal(maps.hovered, timeout=1000) as blocker:  # hovering works again on the new maps
+        move_mouse(maps, cell_widget_pos(maps, 1, "conv", 3, 2, 2))
+    assert blocker.args[0].filter == 3
+    assert maps.colour_bar(1, "conv").levels == pytest.approx(tuple(maps.levels(1, "conv")[3]))

@@ -229,3 +229,38 @@ def test_view_menu_framing_follows_the_canvas_from_the_start(window):
     assert window.mnist_framing_action.isChecked() == window.canvas_model.mnist_framing
     window.mnist_framing_action.trigger()
     assert window.mnist_framing_action.isChecked() == window.canvas_model.mnist_framing
+
+
+def test_screenshot_option_to_a_missing_folder_says_why_in_one_line(tmp_path, capsys):
+    path = tmp_path / "no such folder" / "shot.png"
+    assert app.run(["--screenshot", str(path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert f"Could not save the screenshot to {path}" in error and "does not exist" in error
+    assert not path.exists()
+
+
+def test_save_screenshot_menu_reports_a_failed_save(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    not_a_folder = tmp_path / "a file"
+    not_a_folder.write_text("")
+    path = not_a_folder / "shot.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(path), "PNG images (*.png)"))
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *args: warnings.append((title, text)))
+    action = next(a for a in window.menuBar().actions()[0].menu().actions() if "screenshot" in a.text())
+    action.trigger()
+    assert warnings == [("Screenshot not saved", f"Could not save the screenshot to {path}: {not_a_folder} is a file, "
+                                                 f"not a folder. Fix: choose another file name or folder.")]
+
+
+def test_save_screenshot_menu_writes_a_png_even_without_the_suffix(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    path = tmp_path / "shot"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(path), "PNG images (*.png)"))
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: pytest.fail(f"unexpected warning {args}"))
+    action = next(a for a in window.menuBar().actions()[0].menu().actions() if "screenshot" in a.text())
+    action.trigger()
+    assert QImage(str(path)).width() > 500

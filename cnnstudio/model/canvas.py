@@ -16,6 +16,8 @@ with light strokes (1.0) on black (0.0), as in MNIST.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .events import EventGroup
@@ -53,6 +55,7 @@ class CanvasModel:
         self._stroke_erase = False
         self._last_point: tuple[float, float] | None = None
         self._network_input: np.ndarray | None = None  # cache, dropped whenever the image changes
+        self._framing: Framing | None = None  # how that input maps to the drawing (with the cache)
 
     # -- state
     @property
@@ -223,12 +226,21 @@ class CanvasModel:
         The drawing itself, or, with MNIST framing on in digit mode, the drawing's
         box scaled to fit 20 x 20 and centred in 28 x 28 by its centre of mass.
         """
+        self._frame()
+        return self._network_input.copy()
+
+    def framing(self) -> Framing | None:
+        """How the network input maps to the drawing, or None when they are the same pixels
+        (framing off, image mode, or nothing drawn)."""
+        self._frame()
+        return self._framing
+
+    def _frame(self) -> None:
         if self._network_input is None:
             if self.mnist_framing and self.is_digit_mode:
-                self._network_input = mnist_frame(self.image)
+                self._network_input, self._framing = mnist_framing(self.image)
             else:
-                self._network_input = self.image.copy()
-        return self._network_input.copy()
+                self._network_input, self._framing = self.image.copy(), None
 
     # -- internals
     def _finish_stroke(self) -> None:
@@ -351,15 +363,42 @@ def fit_into(image: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def mnist_frame(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> np.ndarray:
+@dataclass(frozen=True)
+class Framing:
+    """Where MNIST framing put the drawing: network pixel = (canvas pixel - crop origin) * scale + offset.
+
+    Coordinates are continuous (pixel (r, c) covers [r, r+1) x [c, c+1)), so a
+    rectangle maps by its corners.
+    """
+
+    crop_row: int
+    crop_col: int
+    scale_row: float
+    scale_col: float
+    top: int
+    left: int
+
+    def to_network(self, row: float, col: float) -> tuple[float, float]:
+        """A point of the drawing -> the same point of the network input."""
+        return ((row - self.crop_row) * self.scale_row + self.top,
+                (col - self.crop_col) * self.scale_col + self.left)
+
+    def to_canvas(self, row: float, col: float) -> tuple[float, float]:
+        """A point of the network input -> the same point of the drawing."""
+        return ((row - self.top) / self.scale_row + self.crop_row,
+                (col - self.left) / self.scale_col + self.crop_col)
+
+
+def mnist_framing(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> tuple[np.ndarray, Framing | None]:
     """Frame a drawing as MNIST did: box scaled to fit ``box`` x ``box``, centre of mass at the centre.
 
-    Returns float32 ``(size, size)``; an empty drawing stays empty.
+    Returns the float32 ``(size, size)`` network input and the ``Framing`` that maps
+    between it and the drawing (None for an empty drawing, which stays empty).
     """
     ink_rows, ink_cols = np.nonzero(image > _INK_THRESHOLD)
     out = np.zeros((size, size), dtype=np.float32)
     if len(ink_rows) == 0:
-        return out
+        return out, None
     crop = image[ink_rows.min():ink_rows.max() + 1, ink_cols.min():ink_cols.max() + 1]
     h, w = crop.shape
     scale = box / max(h, w)
@@ -374,7 +413,12 @@ def mnist_frame(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE)
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + digit.shape[0], size), min(left + digit.shape[1], size)
     out[r0:r1, c0:c1] = digit[r0 - top:r1 - top, c0 - left:c1 - left]
-    return out
+    return out, Framing(int(ink_rows.min()), int(ink_cols.min()), digit.shape[0] / h, digit.shape[1] / w, top, left)
+
+
+def mnist_frame(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> np.ndarray:
+    """The network input of ``mnist_framing`` alone."""
+    return mnist_framing(image, box, size)[0]
 
 
 # -- sample digits

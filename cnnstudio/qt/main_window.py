@@ -306,8 +306,14 @@ class MainWindow(QMainWindow):
     def _map_pixel_hovered(self, pixel) -> None:
         """A feature-map cell under the mouse: outline its receptive field on the canvas and its kernel's weights."""
         rect = pixel.input_rect
-        self.canvas.set_highlight([] if rect is None else
-                                  [(rect.row0, rect.col0, rect.row1 + 1, rect.col1 + 1, RECEPTIVE_FIELD_COLOUR)])
+        if rect is None:
+            self.canvas.set_highlight([])
+        else:  # the field is in network-input pixels; with MNIST framing the drawing is placed elsewhere
+            row0, col0, row1, col1 = rect.row0, rect.col0, rect.row1 + 1, rect.col1 + 1
+            framing = self.canvas_model.framing()
+            if framing is not None:
+                (row0, col0), (row1, col1) = framing.to_canvas(row0, col0), framing.to_canvas(row1, col1)
+            self.canvas.set_highlight([(row0, col0, row1, col1, RECEPTIVE_FIELD_COLOUR)])
         cells = [(cell.channel, cell.ki, cell.kj) for cell in pixel.kernel_cells]
         self._clear_kernel_highlight()
         if cells:
@@ -325,7 +331,14 @@ class MainWindow(QMainWindow):
             self._highlighted_kernel = None
 
     def _canvas_pixel_hovered(self, row: float, col: float) -> None:
-        self.feature_maps.show_input_pixel(int(row), int(col))
+        framing = self.canvas_model.framing()
+        if framing is not None:  # the point of the drawing -> where the network sees it
+            row, col = framing.to_network(row, col)
+        size = self.playground.input.shape[-2:]
+        if 0 <= row < size[0] and 0 <= col < size[1]:
+            self.feature_maps.show_input_pixel(int(row), int(col))
+        else:
+            self.feature_maps.clear_highlight()
 
     def _canvas_hover_left(self) -> None:
         self.feature_maps.clear_highlight()

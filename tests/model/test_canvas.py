@@ -287,3 +287,27 @@ def test_resample_preserves_the_mean_and_fit_into_centres():
 def test_the_model_does_not_import_qt():
     code = "import sys, cnnstudio.model.canvas; sys.exit('PySide6' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_framing_maps_drawing_and_network_input_both_ways():
+    model = CanvasModel()
+    model.stamp_sample_digit(7)
+    framing = model.framing()
+    assert framing is not None
+    for point in [(3.0, 4.5), (10.25, 20.0), (27.0, 1.0)]:
+        assert framing.to_canvas(*framing.to_network(*point)) == pytest.approx(point)
+    # the drawing's ink box lands on the framed input's ink box (within the rounding of the resampling)
+    ink = np.argwhere(model.image > 0.1)
+    framed_ink = np.argwhere(model.network_input() > 0.1)
+    top_left = framing.to_network(*ink.min(axis=0))
+    bottom_right = framing.to_network(*(ink.max(axis=0) + 1))
+    assert top_left == pytest.approx(framed_ink.min(axis=0), abs=1.5)
+    assert bottom_right == pytest.approx(framed_ink.max(axis=0) + 1, abs=1.5)
+
+
+def test_no_framing_means_no_transform():
+    model = CanvasModel()
+    assert model.framing() is None  # nothing drawn
+    model.stamp_sample_digit(3)
+    model.set_mnist_framing(False)
+    assert model.framing() is None

@@ -264,3 +264,34 @@ def test_save_screenshot_menu_writes_a_png_even_without_the_suffix(window, tmp_p
     action = next(a for a in window.menuBar().actions()[0].menu().actions() if "screenshot" in a.text())
     action.trigger()
     assert QImage(str(path)).width() > 500
+
+
+def test_with_framing_the_receptive_field_is_outlined_where_the_drawing_is(qtbot, window):
+    window.canvas_model.set_mnist_framing(True)
+    window.draw_sample_digit()
+    window.flush_updates()
+    window.feature_maps.fit()
+    QApplication.processEvents()
+    framing = window.canvas_model.framing()
+    assert framing is not None
+    view = window.feature_maps.graphics_view()
+    # (a cell no other test points at: the cursor may still be where the last test left it)
+    qtbot.mouseMove(view.viewport(), view.mapFromScene(window.feature_maps.map_cell_scene_pos(0, "conv", 3, 8, 9)))
+    QApplication.processEvents()
+    # conv 1 is 3x3 with padding 1: output (8, 9) sees network-input rows 7..9, columns 8..10
+    (row0, col0), (row1, col1) = framing.to_canvas(7, 8), framing.to_canvas(10, 11)
+    (outline, _), = window.canvas._highlights
+    assert (outline.top(), outline.left(), outline.bottom(), outline.right()) == \
+        pytest.approx((row0, col0, row1, col1))
+
+
+def test_with_framing_hovering_the_canvas_points_at_the_pixel_the_network_sees(window, monkeypatch):
+    window.canvas_model.set_mnist_framing(True)
+    window.draw_sample_digit()
+    window.flush_updates()
+    framing = window.canvas_model.framing()
+    shown = []
+    monkeypatch.setattr(window.feature_maps, "show_input_pixel", lambda row, col: shown.append((row, col)))
+    window.canvas.hovered.emit(12.5, 9.5)
+    row, col = framing.to_network(12.5, 9.5)
+    assert shown == [(int(row), int(col))]

@@ -97,6 +97,25 @@ def resolve_padding(size: int, kernel: int, stride: int, padding: int | str) -> 
     return conv_output_size(size, kernel, stride, padding), Padding(padding, padding)
 
 
+def symmetric_fixes(size: int, kernel: int, stride: int, padding: int) -> list[str]:
+    """Settings near (K, S, P) with which a window slides over ``size`` cells symmetrically."""
+    fixes = []
+    for p in range(kernel):  # padding must stay below the kernel size
+        if p != padding and (size - kernel + 2 * p) % stride == 0:
+            fixes.append(f"padding {p}")
+            break
+    for k in sorted(range(1, MAX_KERNEL + 1), key=lambda k: (abs(k - kernel), k)):
+        p = min(padding, k - 1)
+        if k != kernel and size - k + 2 * p >= 0 and (size - k + 2 * p) % stride == 0:
+            fixes.append(f"kernel {k}" + (f" with padding {p}" if p != padding else ""))
+            break
+    for s in sorted(range(1, MAX_STRIDE + 1), key=lambda s: (abs(s - stride), s)):
+        if s != stride and (size - kernel + 2 * padding) % s == 0:
+            fixes.append(f"stride {s}")
+            break
+    return fixes
+
+
 @dataclass(frozen=True)
 class LayerReport:
     """What the validator found for one layer."""
@@ -167,13 +186,12 @@ def _check_conv(where: str, size: tuple[int, int], spec: ConvSpec) -> tuple[int,
                              f"Fix: use a smaller kernel or stride, or more padding.")
         if (W - K + 2 * P) % S:
             left = (W - K + 2 * P) % S
-            fixes = [f"stride {s}" for s in range(1, MAX_STRIDE + 1) if (W - K + 2 * P) % s == 0 and s != S]
-            fixes += [f"padding {p}" for p in range(0, K) if (W - K + 2 * p) % S == 0 and p != P][:2]
+            fixes = symmetric_fixes(W, K, S, P)
             warnings.append(
                 f"the kernel does not slide symmetrically over the {axis}: (W - K + 2P) = ({W} - {K} + 2*{P}) = "
                 f"{W - K + 2 * P} is not divisible by the stride S = {S}, so the last {left} "
                 f"{'row' if axis == 'height' else 'column'}(s) of the padded input are never covered. "
-                f"Fix: {' or '.join(fixes[:3]) if fixes else 'change the kernel size'}.")
+                f"Fix: {' or '.join(fixes) if fixes else 'change the kernel size'}.")
         out.append(o)
 
     if spec.pool != "none":

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnstudio.engine import activation_forward, resolve_padding
-from cnnstudio.engine.shapes import MAX_KERNEL, MAX_STRIDE
+from cnnstudio.engine.shapes import symmetric_fixes
 
 from .events import EventGroup
 
@@ -83,25 +83,6 @@ def axis_slide(axis: str, size: int, kernel: int, stride: int, padding) -> AxisS
     """The slide of one conv axis, for an int padding or ``"same"``."""
     positions, pad = resolve_padding(size, kernel, stride, padding)
     return AxisSlide(axis, size, kernel, stride, pad.before, pad.after, positions)
-
-
-def symmetric_fixes(size: int, kernel: int, stride: int, padding: int) -> list[str]:
-    """Settings near (K, S, P) with which a window slides over ``size`` cells symmetrically."""
-    fixes = []
-    for p in range(kernel):  # padding must stay below the kernel size
-        if p != padding and (size - kernel + 2 * p) % stride == 0:
-            fixes.append(f"padding {p}")
-            break
-    for k in sorted(range(1, MAX_KERNEL + 1), key=lambda k: (abs(k - kernel), k)):
-        p = min(padding, k - 1)
-        if k != kernel and size - k + 2 * p >= 0 and (size - k + 2 * p) % stride == 0:
-            fixes.append(f"kernel {k}" + (f" with padding {p}" if p != padding else ""))
-            break
-    for s in sorted(range(1, MAX_STRIDE + 1), key=lambda s: (abs(s - stride), s)):
-        if s != stride and (size - kernel + 2 * padding) % s == 0:
-            fixes.append(f"stride {s}")
-            break
-    return fixes
 
 
 def slide_warning(slide: AxisSlide, padding, both: bool = False) -> str | None:

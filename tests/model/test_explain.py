@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
-from cnnstudio.model.explain import PHASES, StepThrough, axis_slide, symmetric_fixes
+from cnnstudio.engine.shapes import symmetric_fixes
+from cnnstudio.model.explain import PHASES, StepThrough, axis_slide
 from cnnstudio.model.lessons import sample_digit_image
 
 

@@ -2,3 +2,16 @@
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from drawings import a_drawn_seven  # noqa: E402
+
+from cnnstudio.model.playground import Playground  # noqa: E402
+
+
+@pytest.fixture
+def playground():
+    """The pretrained playground looking at a drawn 7 (a module may define its own ``playground``)."""
+    playground = Playground()
+    playground.set_input(a_drawn_seven())
+    return playground

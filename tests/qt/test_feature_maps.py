@@ -12,19 +12,11 @@ from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox  # noqa: E402
 
 from cnnstudio.model.mosaic import DIVERGING_LUT, SEQUENTIAL_LUT, mosaic_levels, paint_mosaic  # noqa: E402
-from cnnstudio.model.playground import Playground  # noqa: E402
 from cnnstudio.model.receptive_field import MapTarget, explain  # noqa: E402
 from cnnstudio.qt.feature_maps import QtFeatureMaps  # noqa: E402
 from drawings import a_drawn_seven  # noqa: E402
 
 KINDS = ("conv", "activation", "pooled")
-
-
-@pytest.fixture
-def playground():
-    playground = Playground()
-    playground.set_input(a_drawn_seven())
-    return playground
 
 
 @pytest.fixture

@@ -12,17 +12,8 @@ from PySide6.QtGui import QGuiApplication, QRegion, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cnnstudio.engine import Network  # noqa: E402
-from cnnstudio.model.playground import Playground  # noqa: E402
 from cnnstudio.model.presets import preset_kernel, presets_for  # noqa: E402
 from cnnstudio.qt.kernel_editor import BIAS, QtKernelEditor  # noqa: E402
-from drawings import a_drawn_seven  # noqa: E402
-
-
-@pytest.fixture
-def playground():
-    playground = Playground()
-    playground.set_input(a_drawn_seven())
-    return playground
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ the network still says X.
 """
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cnnstudio.model.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
-from cnnstudio.model.xo_lesson import CLASSES, SIZE, XOLesson
+from cnnstudio.model.xo_lesson import XOLesson
 
 from .explain_view import CURRENT, WINDOW, GridView, _label, _operator, symmetric_levels
 

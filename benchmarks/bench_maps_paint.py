@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 def main(width: int = 1000, height: int = 650, updates: int = 400) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from cnnstudio.model.playground import Playground
-    from cnnstudio.qt.feature_maps import QtFeatureMaps
+    from cnnstudio.core.playground import Playground
+    from cnnstudio.qt.panels.feature_maps import QtFeatureMaps
 
     playground = Playground()
     maps = QtFeatureMaps(playground)

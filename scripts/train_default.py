@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnstudio.engine import Network, default_layers  # noqa: E402
-from cnnstudio.model.datasets import load_mnist_5k  # noqa: E402
-from cnnstudio.model.model_file import DEFAULT_MODEL_PATH, load_model, save_model  # noqa: E402
-from cnnstudio.model.training import Trainer, TrainingSettings, evaluate  # noqa: E402
+from cnnstudio.io.datasets import load_mnist_5k  # noqa: E402
+from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, load_model, save_model  # noqa: E402
+from cnnstudio.training.trainer import Trainer, TrainingSettings, evaluate  # noqa: E402
 
 NETWORK_SEED = 0
 SETTINGS = TrainingSettings(optimizer="adam", learning_rate=2e-3, batch_size=32, epochs=15, weight_decay=0.0,

@@ -29,8 +29,8 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("floor, forbidden", [
-    ("engine", ("cnnstudio.model", "cnnstudio.qt", "cnnstudio.app", "cnnstudio.cli", "PySide6", "pyqtgraph")),
-    ("model", ("cnnstudio.qt", "cnnstudio.app", "PySide6", "pyqtgraph")),
+    ("engine", ("cnnstudio.core", "cnnstudio.qt", "cnnstudio.app", "cnnstudio.cli", "PySide6", "pyqtgraph")),
+    ("core", ("cnnstudio.qt", "cnnstudio.app", "PySide6", "pyqtgraph")),
 ])
 def test_no_import_reaches_up(floor, forbidden):
     offenders = []
@@ -42,9 +42,9 @@ def test_no_import_reaches_up(floor, forbidden):
 
 
 def test_model_runs_without_qt():
-    code = ("import sys, pkgutil, importlib, cnnstudio.model as m\n"
+    code = ("import sys, pkgutil, importlib, cnnstudio.core as m\n"
             "for info in pkgutil.iter_modules(m.__path__):\n"
-            "    importlib.import_module('cnnstudio.model.' + info.name)\n"
+            "    importlib.import_module('cnnstudio.core.' + info.name)\n"
             "bad = [n for n in sys.modules if n.startswith(('PySide6', 'pyqtgraph'))]\n"
             "print(bad)\n"
             "sys.exit(1 if bad else 0)\n")

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from cnnstudio.engine import Network
-from cnnstudio.model.model_file import load_model
-from cnnstudio.model.training import TrainingSettings
+from cnnstudio.io.model_file import load_model
+from cnnstudio.training.trainer import TrainingSettings
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_default.py"
 QUICK = TrainingSettings(optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=1, shift_augment=2, seed=0)

@@ -33,16 +33,16 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, Q
                                QWidget)
 
 from cnnstudio.engine import set_engine_threads
-from cnnstudio.model.canvas import CanvasModel
-from cnnstudio.model.playground import Playground
+from cnnstudio.core.canvas import CanvasModel
+from cnnstudio.core.playground import Playground
 
-from .canvas_view import QtCanvas
-from .feature_maps import FIELD_COLOR, QtFeatureMaps
-from .kernel_editor import QtKernelEditor
-from .layer_settings import QtLayerSettings, layer_name
-from .lessons_menu import install_explain_mode
-from .prediction_bars import QtPredictionBars
-from .training_panel import install_training
+from cnnstudio.qt.panels.canvas_view import QtCanvas
+from cnnstudio.qt.panels.feature_maps import FIELD_COLOR, QtFeatureMaps
+from cnnstudio.qt.panels.kernel_editor import QtKernelEditor
+from cnnstudio.qt.panels.layer_settings import QtLayerSettings, layer_name
+from cnnstudio.qt.lessons.lessons_menu import install_explain_mode
+from cnnstudio.qt.panels.prediction_bars import QtPredictionBars
+from cnnstudio.qt.training.panel import install_training
 
 DEFAULT_SIZE = (1400, 900)
 RECEPTIVE_FIELD_COLOUR = QColor(FIELD_COLOR)  # the same green as the outlines on the maps

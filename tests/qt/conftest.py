@@ -6,7 +6,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from drawings import a_drawn_seven  # noqa: E402
 
-from cnnstudio.model.playground import Playground  # noqa: E402
+from cnnstudio.core.playground import Playground  # noqa: E402
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QInputDe
 from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QMainWindow, QPushButton, QWidget
 
 from cnnstudio import cli
-from cnnstudio.model.canvas import CanvasModel, resample
-from cnnstudio.model.model_file import DEFAULT_MODEL_PATH, load_model
-from cnnstudio.qt.canvas_view import QtCanvas
+from cnnstudio.core.canvas import CanvasModel, resample
+from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, load_model
+from cnnstudio.qt.panels.canvas_view import QtCanvas
 
 
 @pytest.fixture

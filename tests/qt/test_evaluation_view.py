@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cnnstudio.engine import Network
-from cnnstudio.model.datasets import Digits, load_mnist_5k
-from cnnstudio.model.playground import Playground
-from cnnstudio.qt.evaluation_view import QtEvaluationView
+from cnnstudio.io.datasets import Digits, load_mnist_5k
+from cnnstudio.core.playground import Playground
+from cnnstudio.qt.training.evaluation_view import QtEvaluationView
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
-from cnnstudio.model.ann_vs_cnn import ANN_LAYERS, cnn_layers
-from cnnstudio.model.explain import PHASES
-from cnnstudio.model.lessons import LESSONS, sample_digit_image
-from cnnstudio.model.playground import Playground
-from cnnstudio.qt.ann_vs_cnn_view import AnnVsCnnView
-from cnnstudio.model.mosaic import DIVERGING_LUT
-from cnnstudio.qt.explain_view import EMPTY, ExplainView, GridView, OcclusionView, ReceptiveFieldView, symmetric_levels
-from cnnstudio.qt.xo_view import XOView
+from cnnstudio.lessons.ann_vs_cnn import ANN_LAYERS, cnn_layers
+from cnnstudio.lessons.step_through import PHASES
+from cnnstudio.lessons.guided import LESSONS, sample_digit_image
+from cnnstudio.core.playground import Playground
+from cnnstudio.qt.lessons.ann_vs_cnn_view import AnnVsCnnView
+from cnnstudio.render.mosaic import DIVERGING_LUT
+from cnnstudio.qt.lessons.explain_view import EMPTY, ExplainView, GridView, OcclusionView, ReceptiveFieldView, symmetric_levels
+from cnnstudio.qt.lessons.xo_view import XOView
 
 
 @pytest.fixture
@@ -421,7 +421,7 @@ def test_occlusion_view_is_live(qtbot, digit):
 
 
 def test_each_lesson_loads_from_the_menu(qtbot):
-    from cnnstudio.qt.lessons_menu import install_explain_mode
+    from cnnstudio.qt.lessons.lessons_menu import install_explain_mode
     from cnnstudio.qt.main_window import MainWindow
 
     window = MainWindow()

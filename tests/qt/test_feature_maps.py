@@ -11,9 +11,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox  # noqa: E402
 
-from cnnstudio.model.mosaic import DIVERGING_LUT, SEQUENTIAL_LUT, mosaic_levels, paint_mosaic  # noqa: E402
-from cnnstudio.model.receptive_field import MapTarget, explain  # noqa: E402
-from cnnstudio.qt.feature_maps import QtFeatureMaps  # noqa: E402
+from cnnstudio.render.mosaic import DIVERGING_LUT, SEQUENTIAL_LUT, mosaic_levels, paint_mosaic  # noqa: E402
+from cnnstudio.core.receptive_field import MapTarget, explain  # noqa: E402
+from cnnstudio.qt.panels.feature_maps import QtFeatureMaps  # noqa: E402
 from drawings import a_drawn_seven  # noqa: E402
 
 KINDS = ("conv", "activation", "pooled")

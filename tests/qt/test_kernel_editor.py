@@ -12,8 +12,8 @@ from PySide6.QtGui import QGuiApplication, QRegion, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cnnstudio.engine import Network  # noqa: E402
-from cnnstudio.model.presets import preset_kernel, presets_for  # noqa: E402
-from cnnstudio.qt.kernel_editor import BIAS, QtKernelEditor  # noqa: E402
+from cnnstudio.core.presets import preset_kernel, presets_for  # noqa: E402
+from cnnstudio.qt.panels.kernel_editor import BIAS, QtKernelEditor  # noqa: E402
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from PySide6.QtGui import QGuiApplication, QRegion
 from PySide6.QtWidgets import QApplication
 
 from cnnstudio.engine import Network
-from cnnstudio.model.datasets import Digits, load_mnist_5k
-from cnnstudio.model.playground import Playground
-from cnnstudio.model.training import GRADIENT_SMOOTHING, TrainingSettings
-from cnnstudio.qt.kernel_editor import DOWN, UP, QtKernelEditor
-from cnnstudio.qt.training_panel import QtTrainingPanel
-from cnnstudio.qt.training_worker import TrainingController
+from cnnstudio.io.datasets import Digits, load_mnist_5k
+from cnnstudio.core.playground import Playground
+from cnnstudio.training.trainer import GRADIENT_SMOOTHING, TrainingSettings
+from cnnstudio.qt.panels.kernel_editor import DOWN, UP, QtKernelEditor
+from cnnstudio.qt.training.panel import QtTrainingPanel
+from cnnstudio.qt.training.worker import TrainingController
 
 TIMEOUT_MS = 60_000
 

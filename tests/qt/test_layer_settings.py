@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSpinBox, QWidget
 
 from cnnstudio.engine.shapes import ConvSpec
-from cnnstudio.model.playground import Playground
-from cnnstudio.qt.layer_settings import QtLayerSettings, merge_axis_warnings, split_reason_fix
+from cnnstudio.core.playground import Playground
+from cnnstudio.qt.panels.layer_settings import QtLayerSettings, merge_axis_warnings, split_reason_fix
 
 
 @pytest.fixture

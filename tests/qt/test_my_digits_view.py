@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
-from cnnstudio.model.my_digits import MyDigits, default_path
-from cnnstudio.qt.my_digits_view import ERROR_COLOUR, QtMyDigits
+from cnnstudio.io.my_digits import MyDigits, default_path
+from cnnstudio.qt.training.my_digits_view import ERROR_COLOUR, QtMyDigits
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cnnstudio.engine import Network  # noqa: E402
-from cnnstudio.model.playground import Playground  # noqa: E402
-from cnnstudio.qt.prediction_bars import BAR, TOP, TRACK, QtPredictionBars  # noqa: E402
+from cnnstudio.core.playground import Playground  # noqa: E402
+from cnnstudio.qt.panels.prediction_bars import BAR, TOP, TRACK, QtPredictionBars  # noqa: E402
 from drawings import a_drawn_seven  # noqa: E402
 
 

@@ -11,14 +11,14 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
-from cnnstudio.model.datasets import Digits, load_mnist_5k
-from cnnstudio.model.model_file import save_model
-from cnnstudio.model.playground import Playground
-from cnnstudio.model.training import TrainingSettings
-from cnnstudio.qt.feature_maps import QtFeatureMaps
-from cnnstudio.qt.kernel_editor import QtKernelEditor
-from cnnstudio.qt.prediction_bars import QtPredictionBars
-from cnnstudio.qt.training_panel import ERROR_COLOUR, QtTrainingPanel, install_training, nice_ceiling, progress_text
+from cnnstudio.io.datasets import Digits, load_mnist_5k
+from cnnstudio.io.model_file import save_model
+from cnnstudio.core.playground import Playground
+from cnnstudio.training.trainer import TrainingSettings
+from cnnstudio.qt.panels.feature_maps import QtFeatureMaps
+from cnnstudio.qt.panels.kernel_editor import QtKernelEditor
+from cnnstudio.qt.panels.prediction_bars import QtPredictionBars
+from cnnstudio.qt.training.panel import ERROR_COLOUR, QtTrainingPanel, install_training, nice_ceiling, progress_text
 
 TIMEOUT_MS = 60_000
 MAX_STALL_MS = 100  # the target is 50 ms; the bound is generous so a busy test machine does not flake
@@ -425,7 +425,7 @@ def test_the_main_window_hosts_training_evaluation_and_my_digits(qtbot, tmp_path
 def test_closing_the_window_while_training_runs_ends_the_thread_cleanly(qtbot, qtlog, tmp_path, monkeypatch,
                                                                          small_data):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    from cnnstudio.model.canvas import CanvasModel
+    from cnnstudio.core.canvas import CanvasModel
 
     window = QMainWindow()  # the bare window install_training needs, so only the training side is under test
     window.playground, window.canvas_model = Playground(Network(seed=1)), CanvasModel()

@@ -1,0 +1,484 @@
+"""The drawing canvas: the pixels a person draws, with undo, image loading and MNIST framing.
+
+Qt-free (NumPy only).  Views send commands and listen to past-tense events,
+all emitted without arguments (read the new state from the model):
+
+- ``image_changed()``      ``image`` changed (while drawing: after every stroke segment)
+- ``history_changed()``    ``can_undo`` / ``can_redo`` may have changed
+- ``size_changed()``       ``size`` changed (digit mode 28, image mode 64..256)
+- ``brush_size_changed()`` ``brush_size`` changed
+- ``mnist_framing_changed()`` ``mnist_framing`` was switched
+
+Coordinates are in image pixels as floats: ``x`` is the column and ``y`` the
+row, and pixel ``(row, col)`` covers ``[row, row + 1) x [col, col + 1)``, so
+its centre is at ``(row + 0.5, col + 0.5)``.  The image is float32 in [0, 1]
+with light strokes (1.0) on black (0.0), as in MNIST.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnstudio.base.events import EventGroup
+
+DIGIT_SIZE = 28
+IMAGE_SIZES = (64, 128, 256)  # the sizes the UI offers for image mode
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 64, 256
+DEFAULT_BRUSH_SIZE = 2.6  # pixels at 28 x 28 (scaled with the canvas): framed samples average ~0.11, MNIST 0.13
+MNIST_BOX = 20  # MNIST fitted each digit's box into 20 x 20 ...
+MAX_HISTORY = 100  # undo steps kept (a 256 x 256 step costs 256 KB)
+
+_INK_THRESHOLD = 0.05  # pixels fainter than this do not count for a drawing's bounding box
+
+
+class CanvasModel:
+    """A square gray image drawn with a soft round brush, with stroke-wise undo.
+
+    Parameters
+    ----------
+    size : int
+        28 for digit mode, or 64..256 for image mode.
+    """
+
+    def __init__(self, size: int = DIGIT_SIZE):
+        _check_size(size)
+        self.events = EventGroup("image_changed", "history_changed", "size_changed",
+                                 "brush_size_changed", "mnist_framing_changed")
+        self.image = np.zeros((size, size), dtype=np.float32)
+        self.mnist_framing = True  # drawn digits then look like the training data
+        # The brush is stored relative to the canvas so it keeps its look when the size changes.
+        self._brush_fraction = DEFAULT_BRUSH_SIZE / DIGIT_SIZE
+        self._undo: list[np.ndarray] = []
+        self._redo: list[np.ndarray] = []
+        self._stroke_before: np.ndarray | None = None  # the image when the open stroke began
+        self._stroke_erase = False
+        self._last_point: tuple[float, float] | None = None
+        self._network_input: np.ndarray | None = None  # cache, dropped whenever the image changes
+        self._framing: Framing | None = None  # how that input maps to the drawing (with the cache)
+
+    # -- state
+    @property
+    def size(self) -> int:
+        return self.image.shape[0]
+
+    @property
+    def is_digit_mode(self) -> bool:
+        return self.size == DIGIT_SIZE
+
+    @property
+    def brush_size(self) -> float:
+        """Brush diameter in image pixels (about 2.2 at 28 x 28)."""
+        return self._brush_fraction * self.size
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.image.any()
+
+    @property
+    def is_drawing(self) -> bool:
+        """True between ``begin_stroke`` and ``end_stroke``."""
+        return self._stroke_before is not None
+
+    # -- strokes
+    def begin_stroke(self, x: float, y: float, erase: bool = False) -> None:
+        """Start a stroke at column ``x``, row ``y``; it paints (or erases) a dot there."""
+        if self.is_drawing:
+            self.end_stroke()
+        self._stroke_before = self.image.copy()
+        self._stroke_erase = erase
+        self._last_point = (float(x), float(y))
+        self._paint_segment(self._last_point, self._last_point)
+
+    def stroke_to(self, x: float, y: float) -> None:
+        """Continue the open stroke with a straight segment to ``(x, y)``."""
+        if not self.is_drawing:
+            return
+        point = (float(x), float(y))
+        self._paint_segment(self._last_point, point)
+        self._last_point = point
+
+    def end_stroke(self) -> None:
+        """Close the stroke: the whole stroke becomes one undo step (if it changed anything)."""
+        if not self.is_drawing:
+            return
+        before, self._stroke_before, self._last_point = self._stroke_before, None, None
+        if not np.array_equal(before, self.image):
+            self._push_history(before)
+
+    def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Max-composite a soft capsule from ``start`` to ``end`` (the limit of densely stamped dots)."""
+        # full ink inside, a smoothstep rim (about one pixel at 28 x 28) centred on the brush's edge
+        softness = 0.35 * self.brush_size
+        outer = self.brush_size / 2 + softness / 2
+        (x0, y0), (x1, y1) = start, end
+        n = self.size
+        c0, c1 = int(np.floor(min(x0, x1) - outer)), int(np.ceil(max(x0, x1) + outer))
+        r0, r1 = int(np.floor(min(y0, y1) - outer)), int(np.ceil(max(y0, y1) + outer))
+        c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, n), min(r1, n)
+        if c0 >= c1 or r0 >= r1:
+            return
+        # distance from every pixel centre in the box to the segment
+        py = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
+        px = np.arange(c0, c1, dtype=np.float32)[None, :] + 0.5
+        dx, dy = x1 - x0, y1 - y0
+        length2 = dx * dx + dy * dy
+        t = 0.0 if length2 == 0 else np.clip(((px - x0) * dx + (py - y0) * dy) / length2, 0.0, 1.0)
+        distance = np.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
+        ink = _smoothstep((outer - distance) / softness)
+        region = self.image[r0:r1, c0:c1]
+        if self._stroke_erase:
+            np.minimum(region, 1.0 - ink, out=region)
+        else:
+            np.maximum(region, ink, out=region)
+        self._image_edited()
+
+    def stamp_sample_digit(self, digit: int | str = 3) -> None:
+        """Draw a plausible handwritten ``digit`` (0-9) through the stroke API, one undo step per stroke."""
+        for stroke in sample_digit_strokes(digit, self.size):
+            self.begin_stroke(*stroke[0])
+            for x, y in stroke[1:]:
+                self.stroke_to(x, y)
+            self.end_stroke()
+
+    # -- whole-image commands (each one undo step)
+    def clear(self) -> None:
+        """Erase everything (undoable)."""
+        self._finish_stroke()
+        if self.is_empty:
+            return
+        self._replace_image(np.zeros_like(self.image))
+
+    def set_size(self, size: int) -> None:
+        """Switch between digit mode (28) and image mode (64..256), resampling the drawing (undoable)."""
+        _check_size(size)
+        self._finish_stroke()
+        if size == self.size:
+            return
+        self._replace_image(resample(self.image, (size, size)))
+
+    def load_image(self, array) -> None:
+        """Put a decoded image on the canvas (undoable), fitted with its aspect ratio kept.
+
+        ``array`` is gray ``(H, W)``, RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``, float in
+        [0, 1] or integer in [0, 255], made gray by ``to_gray``.  In digit mode a
+        dark-on-light image (mean > 0.5) is inverted to MNIST's light on dark and its
+        background lifted to black.
+        """
+        gray = to_gray(array)
+        if gray.size == 0:
+            raise ValueError("the image is empty")
+        if self.is_digit_mode:
+            if gray.mean() > 0.5:
+                gray = 1.0 - gray
+            # paper photographed is never quite white: make the background black, the ink full
+            background, ink = np.median(gray), gray.max()
+            if ink - background > 0.1:
+                gray = np.clip((gray - background) / (ink - background), 0.0, 1.0)
+        self._finish_stroke()
+        self._replace_image(fit_into(gray, self.size))
+
+    def undo(self) -> None:
+        self._finish_stroke()
+        if self._undo:
+            self._redo.append(self.image)
+            self._restore(self._undo.pop())
+
+    def redo(self) -> None:
+        self._finish_stroke()
+        if self._redo:
+            self._undo.append(self.image)
+            self._restore(self._redo.pop())
+
+    # -- options
+    def set_brush_size(self, pixels: float) -> None:
+        """Brush diameter in pixels of the current size (clamped to 0.5 .. size / 4)."""
+        pixels = float(np.clip(pixels, 0.5, self.size / 4))
+        fraction = pixels / self.size
+        if np.isclose(fraction, self._brush_fraction, rtol=1e-9, atol=0):
+            return
+        self._brush_fraction = fraction
+        self.events.brush_size_changed.emit()
+
+    def set_mnist_framing(self, on: bool) -> None:
+        """Show the network the drawing framed as MNIST did (digit mode only)."""
+        on = bool(on)
+        if on == self.mnist_framing:
+            return
+        self.mnist_framing = on
+        self._network_input = None
+        self.events.mnist_framing_changed.emit()
+        # what the network sees changed although the drawing did not
+        self.events.image_changed.emit()
+
+    # -- what the network sees
+    def network_input(self) -> np.ndarray:
+        """The image the network sees, float32 ``(size, size)``.
+
+        The drawing itself, or, with MNIST framing on in digit mode, the drawing's
+        box scaled to fit 20 x 20 and centred in 28 x 28 by its centre of mass.
+        """
+        self._frame()
+        return self._network_input.copy()
+
+    def framing(self) -> Framing | None:
+        """How the network input maps to the drawing, or None when they are the same pixels
+        (framing off, image mode, or nothing drawn)."""
+        self._frame()
+        return self._framing
+
+    def _frame(self) -> None:
+        if self._network_input is None:
+            if self.mnist_framing and self.is_digit_mode:
+                self._network_input, self._framing = mnist_framing(self.image)
+            else:
+                self._network_input, self._framing = self.image.copy(), None
+
+    # -- internals
+    def _finish_stroke(self) -> None:
+        if self.is_drawing:
+            self.end_stroke()
+
+    def _image_edited(self) -> None:
+        self._network_input = None
+        self.events.image_changed.emit()
+
+    def _replace_image(self, image: np.ndarray) -> None:
+        before = self.image
+        self._set_image(np.ascontiguousarray(image, dtype=np.float32))
+        self._push_history(before)
+
+    def _push_history(self, before: np.ndarray) -> None:
+        self._undo.append(before)
+        del self._undo[:-MAX_HISTORY]
+        self._redo.clear()
+        self.events.history_changed.emit()
+
+    def _restore(self, image: np.ndarray) -> None:
+        self._set_image(image)
+        self.events.history_changed.emit()
+
+    def _set_image(self, image: np.ndarray) -> None:
+        resized = image.shape != self.image.shape
+        self.image = image
+        if resized:
+            self.events.size_changed.emit()
+            self.events.brush_size_changed.emit()
+        self._image_edited()
+
+
+def _check_size(size: int) -> None:
+    if size != DIGIT_SIZE and not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        raise ValueError(f"canvas size must be {DIGIT_SIZE} (digit) or {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE} "
+                         f"(image), not {size}")
+
+
+def _smoothstep(t):
+    t = np.clip(t, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+# -- image helpers (plain NumPy)
+def to_gray(array) -> np.ndarray:
+    """A decoded picture as the canvas sees it: float32 gray ``(H, W)`` in [0, 1].
+
+    The one place pixels become gray, for every way a picture arrives (the
+    canvas view's file loading and drops, the command line's ``predict``).
+
+    Parameters
+    ----------
+    array : array_like
+        Gray ``(H, W)``, RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` (straight, not
+        premultiplied alpha), float in [0, 1] or integer in [0, 255].
+
+    Colour becomes ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B).  Transparent
+    pixels are laid on paper that sets the ink off: white under dark ink, black
+    under light ink (the alpha-weighted mean gray decides), so a white digit on a
+    transparent PNG stays a digit instead of vanishing into white paper.
+    """
+    array = np.asarray(array)
+    if array.dtype.kind in "ui":
+        array = array.astype(np.float32) / (255.0 if array.dtype.itemsize == 1 or array.max() > 1 else 1.0)
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError("the image contains NaN or infinite values")
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        # element-wise, not a matmul: the same sums in the same order for RGB and RGBA layouts
+        gray = 0.299 * array[..., 0] + 0.587 * array[..., 1] + 0.114 * array[..., 2]
+        if array.shape[2] == 4:
+            alpha = np.clip(array[..., 3], 0.0, 1.0)
+            ink = float((gray * alpha).sum(dtype=np.float64) / max(alpha.sum(dtype=np.float64), 1e-6))
+            paper = np.float32(1.0 if ink < 0.5 else 0.0)
+            gray = gray * alpha + paper * (1 - alpha)
+        array = gray
+    if array.ndim != 2:
+        raise ValueError(f"expected a gray (H, W) or colour (H, W, 3|4) image, got shape {array.shape}")
+    return np.clip(array, 0.0, 1.0)
+
+
+def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` weights: area averaging when shrinking, bilinear when enlarging."""
+    weights = np.zeros((n_out, n_in), dtype=np.float64)
+    if n_out <= n_in:
+        # output pixel i covers input [i * step, (i + 1) * step); weight = overlap / step
+        step = n_in / n_out
+        edges = np.arange(n_out + 1) * step
+        for i in range(n_out):
+            lo, hi = edges[i], edges[i + 1]
+            for j in range(int(np.floor(lo)), min(int(np.ceil(hi)), n_in)):
+                weights[i, j] = (min(hi, j + 1) - max(lo, j)) / step
+    else:
+        centres = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        left = np.minimum(np.floor(centres).astype(int), n_in - 1)
+        right = np.minimum(left + 1, n_in - 1)
+        frac = centres - left
+        weights[np.arange(n_out), left] += 1 - frac
+        weights[np.arange(n_out), right] += frac
+    return weights
+
+
+def resample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a 2-D image to ``shape`` (area average down, bilinear up), float32."""
+    rows = _resample_matrix(image.shape[0], shape[0])
+    cols = _resample_matrix(image.shape[1], shape[1])
+    return (rows @ image.astype(np.float64) @ cols.T).astype(np.float32)
+
+
+def fit_into(image: np.ndarray, size: int) -> np.ndarray:
+    """Scale ``image`` so its longer side is ``size`` and centre it on a black ``(size, size)`` square."""
+    h, w = image.shape
+    scale = size / max(h, w)
+    fh, fw = max(1, round(h * scale)), max(1, round(w * scale))
+    out = np.zeros((size, size), dtype=np.float32)
+    top, left = (size - fh) // 2, (size - fw) // 2
+    out[top:top + fh, left:left + fw] = resample(image, (fh, fw))
+    return out
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where MNIST framing put the drawing: network pixel = (canvas pixel - crop origin) * scale + offset.
+
+    Coordinates are continuous (pixel (r, c) covers [r, r+1) x [c, c+1)), so a
+    rectangle maps by its corners.
+    """
+
+    crop_row: int
+    crop_col: int
+    scale_row: float
+    scale_col: float
+    top: int
+    left: int
+
+    def to_network(self, row: float, col: float) -> tuple[float, float]:
+        """A point of the drawing -> the same point of the network input."""
+        return ((row - self.crop_row) * self.scale_row + self.top,
+                (col - self.crop_col) * self.scale_col + self.left)
+
+    def to_canvas(self, row: float, col: float) -> tuple[float, float]:
+        """A point of the network input -> the same point of the drawing."""
+        return ((row - self.top) / self.scale_row + self.crop_row,
+                (col - self.left) / self.scale_col + self.crop_col)
+
+
+def mnist_framing(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> tuple[np.ndarray, Framing | None]:
+    """Frame a drawing as MNIST did: box scaled to fit ``box`` x ``box``, centre of mass at the centre.
+
+    Returns the float32 ``(size, size)`` network input and the ``Framing`` that maps
+    between it and the drawing (None for an empty drawing, which stays empty).
+    """
+    ink_rows, ink_cols = np.nonzero(image > _INK_THRESHOLD)
+    out = np.zeros((size, size), dtype=np.float32)
+    if len(ink_rows) == 0:
+        return out, None
+    crop = image[ink_rows.min():ink_rows.max() + 1, ink_cols.min():ink_cols.max() + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    digit = np.clip(resample(crop, (max(1, round(h * scale)), max(1, round(w * scale)))), 0.0, 1.0)
+    # centre of mass in continuous coordinates (pixel centres at index + 0.5), moved to size / 2
+    rows = np.arange(digit.shape[0]) + 0.5
+    cols = np.arange(digit.shape[1]) + 0.5
+    mass = digit.sum()
+    top = int(round(size / 2 - (digit.sum(axis=1) @ rows) / mass))
+    left = int(round(size / 2 - (digit.sum(axis=0) @ cols) / mass))
+    # paste, clipping whatever a lopsided digit pushes outside the frame
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + digit.shape[0], size), min(left + digit.shape[1], size)
+    out[r0:r1, c0:c1] = digit[r0 - top:r1 - top, c0 - left:c1 - left]
+    return out, Framing(int(ink_rows.min()), int(ink_cols.min()), digit.shape[0] / h, digit.shape[1] / w, top, left)
+
+
+def mnist_frame(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> np.ndarray:
+    """The network input of ``mnist_framing`` alone."""
+    return mnist_framing(image, box, size)[0]
+
+
+# -- sample digits
+# Control points in a unit box (x right, y down); a repeated point is a sharp corner.
+_DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "0": [[(0.55, 0.02), (0.2, 0.15), (0.06, 0.5), (0.2, 0.88), (0.52, 0.99), (0.84, 0.84),
+           (0.94, 0.48), (0.8, 0.12), (0.5, 0.03), (0.36, 0.1)]],
+    "1": [[(0.3, 0.2), (0.56, 0.0), (0.56, 0.0), (0.52, 0.5), (0.48, 1.0)]],
+    "2": [[(0.1, 0.26), (0.3, 0.04), (0.62, 0.02), (0.86, 0.2), (0.78, 0.45), (0.45, 0.72),
+           (0.08, 0.98), (0.08, 0.98), (0.5, 0.95), (0.94, 0.97)]],
+    "3": [[(0.12, 0.14), (0.45, 0.0), (0.8, 0.1), (0.8, 0.34), (0.42, 0.48), (0.42, 0.48),
+           (0.82, 0.6), (0.88, 0.84), (0.52, 1.0), (0.1, 0.88)]],
+    "4": [[(0.6, 0.0), (0.32, 0.36), (0.06, 0.66), (0.06, 0.66), (0.5, 0.65), (0.95, 0.64)],
+          [(0.72, 0.3), (0.7, 0.65), (0.68, 1.0)]],
+    "5": [[(0.86, 0.02), (0.86, 0.02), (0.28, 0.04), (0.28, 0.04), (0.2, 0.44), (0.2, 0.44),
+           (0.55, 0.38), (0.86, 0.6), (0.8, 0.9), (0.45, 1.0), (0.1, 0.88)]],
+    "6": [[(0.78, 0.02), (0.4, 0.22), (0.16, 0.6), (0.3, 0.96), (0.66, 0.96), (0.8, 0.7),
+           (0.55, 0.5), (0.2, 0.64)]],
+    "7": [[(0.08, 0.06), (0.5, 0.03), (0.92, 0.04), (0.92, 0.04), (0.66, 0.45), (0.42, 1.0)]],
+    "8": [[(0.78, 0.14), (0.5, 0.01), (0.22, 0.14), (0.3, 0.36), (0.55, 0.5), (0.85, 0.72),
+           (0.62, 0.98), (0.2, 0.9), (0.22, 0.66), (0.52, 0.48), (0.76, 0.3), (0.78, 0.14)]],
+    "9": [[(0.8, 0.18), (0.5, 0.02), (0.18, 0.18), (0.28, 0.44), (0.72, 0.38), (0.82, 0.22),
+           (0.82, 0.22), (0.76, 0.6), (0.64, 1.0)]],
+}
+
+
+def _catmull_rom(points: np.ndarray, samples_per_span: int) -> np.ndarray:
+    """A smooth curve through ``points`` (N, 2)."""
+    if len(points) < 3:
+        return np.linspace(points[0], points[-1], samples_per_span + 1)
+    padded = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
+    t = np.linspace(0, 1, samples_per_span, endpoint=False)[:, None]
+    curve = []
+    for p0, p1, p2, p3 in zip(padded[:-3], padded[1:-2], padded[2:-1], padded[3:]):
+        curve.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                            + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3))
+    curve.append(points[-1:])
+    return np.vstack(curve)
+
+
+def sample_digit_strokes(digit: int | str = 3, size: int = DIGIT_SIZE) -> list[np.ndarray]:
+    """Polylines ``(N, 2)`` of ``(x, y)`` image coordinates that write ``digit`` (0-9) on a canvas of ``size``.
+
+    The digit fills about 70 % of the canvas height, slightly slanted like handwriting.
+    """
+    key = str(digit)
+    if key not in _DIGIT_STROKES:
+        raise ValueError(f"no sample for digit {digit!r}; choose 0-9")
+    height, width = 0.68 * size, 0.46 * size
+    top, left = (size - height) / 2, (size - width) / 2
+    strokes = []
+    for control in _DIGIT_STROKES[key]:
+        control = np.asarray(control, dtype=np.float64)
+        # split at repeated points: each piece is smooth, the joins are corners
+        repeats = [i for i in range(1, len(control)) if np.allclose(control[i], control[i - 1])]
+        corners = [0, *repeats, len(control)]
+        samples = max(8, size // 8)  # short straight segments at every canvas size
+        pieces = [_catmull_rom(control[a:b], samples) for a, b in zip(corners[:-1], corners[1:]) if b > a]
+        unit = np.vstack(pieces)
+        x = left + (unit[:, 0] + 0.12 * (0.5 - unit[:, 1])) * width  # a slight forward slant
+        y = top + unit[:, 1] * height
+        strokes.append(np.column_stack([x, y]))
+    return strokes

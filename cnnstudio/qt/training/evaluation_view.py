@@ -1,0 +1,299 @@
+"""How well the network does on the test digits: accuracy, a confusion matrix, and its mistakes as pictures.
+
+The confusion matrix has a row per true digit and a column per predicted digit;
+clicking a cell shows those test images (the off-diagonal cells are the mistakes).
+The worst-mistakes gallery shows the images the network got wrong most confidently.
+
+Evaluation (``cnnstudio.training.trainer.evaluate``) runs on the GUI thread: 1,000 test
+digits take a few tens of milliseconds.  It runs when asked (``evaluate``), not while
+training runs; a hidden view only marks itself stale and evaluates when shown.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from cnnstudio.training.trainer import evaluate, worst_mistakes
+
+TEXT = QColor("#2b2f36")
+MUTED = QColor("#6b7280")
+GRID = QColor("#d9dde3")
+RIGHT = QColor(10, 155, 72)       # the diagonal: right answers
+WRONG = QColor(211, 47, 47)       # off the diagonal: mistakes
+SELECTED = QColor("#111111")
+THUMBNAIL = 56                    # gallery thumbnails, pixels (a 28x28 digit at 2x)
+WORST_COUNT = 24
+
+
+def digit_pixmap(image, size: int = THUMBNAIL) -> QPixmap:
+    """A digit (H, W) or (1, H, W) float in [0, 1] as a ``size`` x ``size`` pixmap, white ink on black."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3:
+        image = image[0]
+    gray = np.ascontiguousarray(np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8))
+    height, width = gray.shape
+    qimage = QImage(gray.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(qimage.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.FastTransformation))
+
+
+def gallery_list(object_name: str, cls=QListWidget) -> QListWidget:
+    """A wrapping grid of thumbnails with a caption under each (a ``cls``, QListWidget or a subclass)."""
+    gallery = cls()
+    gallery.setObjectName(object_name)
+    gallery.setViewMode(QListView.ViewMode.IconMode)
+    gallery.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+    gallery.setGridSize(QSize(THUMBNAIL + 24, THUMBNAIL + 36))
+    gallery.setResizeMode(QListView.ResizeMode.Adjust)
+    gallery.setMovement(QListView.Movement.Static)
+    gallery.setUniformItemSizes(True)
+    gallery.setWordWrap(True)
+    gallery.setSpacing(2)
+    return gallery
+
+
+class ConfusionMatrix(QWidget):
+    """A painted 10 x 10 table of counts: row = true digit, column = predicted digit.
+
+    ``cell_clicked(true, predicted)`` when the user clicks a cell.
+    """
+
+    cell_clicked = Signal(int, int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("confusionMatrix")
+        self.confusion = np.zeros((10, 10), np.int64)
+        self.selected: tuple[int, int] | None = None
+        self.setMouseTracking(True)
+        self.setMinimumSize(170, 170)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def set_confusion(self, confusion: np.ndarray) -> None:
+        self.confusion = np.asarray(confusion, dtype=np.int64)
+        self.update()
+
+    def set_selected(self, cell: tuple[int, int] | None) -> None:
+        self.selected = cell
+        self.update()
+
+    # -- geometry
+    def _grid(self) -> tuple[int, int, int]:
+        """(left, top, cell size) of the table, leaving room for the headings."""
+        classes = len(self.confusion)
+        margin = 34
+        cell = max(12, min((self.width() - margin - 4) // classes, (self.height() - margin - 4) // classes))
+        return margin, margin, cell
+
+    def cell_rect(self, true: int, predicted: int) -> QRect:
+        left, top, cell = self._grid()
+        return QRect(left + predicted * cell, top + true * cell, cell, cell)
+
+    def cell_at(self, pos: QPoint) -> tuple[int, int] | None:
+        left, top, cell = self._grid()
+        classes = len(self.confusion)
+        col, row = (pos.x() - left) // cell, (pos.y() - top) // cell
+        if pos.x() < left or pos.y() < top or not (0 <= row < classes and 0 <= col < classes):
+            return None
+        return int(row), int(col)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 360)
+
+    # -- painting
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        left, top, cell = self._grid()
+        classes = len(self.confusion)
+        counts = self.confusion
+        row_totals = np.maximum(counts.sum(axis=1), 1)
+        off_diagonal = counts[~np.eye(classes, dtype=bool)]
+        worst = max(int(off_diagonal.max(initial=0)), 1)
+        font = QFont(self.font())
+        font.setPixelSize(max(8, min(13, cell // 3)))
+        painter.setFont(font)
+        painter.setPen(MUTED)
+        painter.drawText(QRect(left, 0, cell * classes, 16), Qt.AlignmentFlag.AlignCenter, "predicted digit")
+        painter.save()
+        painter.translate(0, top + cell * classes)
+        painter.rotate(-90)
+        painter.drawText(QRect(0, 0, cell * classes, 16), Qt.AlignmentFlag.AlignCenter, "true digit")
+        painter.restore()
+        painter.setPen(TEXT)
+        for k in range(classes):
+            painter.drawText(QRect(left + k * cell, 16, cell, top - 16), Qt.AlignmentFlag.AlignCenter, str(k))
+            painter.drawText(QRect(16, top + k * cell, left - 16, cell), Qt.AlignmentFlag.AlignCenter, str(k))
+        for true in range(classes):
+            for predicted in range(classes):
+                rect = self.cell_rect(true, predicted)
+                count = int(counts[true, predicted])
+                if true == predicted:
+                    strength = count / row_totals[true]
+                    base = RIGHT
+                else:
+                    strength = count / worst
+                    base = WRONG
+                colour = QColor(base)
+                colour.setAlphaF(0.08 + 0.85 * strength if count else 0.0)
+                painter.fillRect(rect, QColor("white"))
+                painter.fillRect(rect, colour)
+                painter.setPen(GRID)
+                painter.drawRect(rect.adjusted(0, 0, -1, -1))
+                painter.setPen(QColor("white") if count and strength > 0.55 else (TEXT if count else GRID))
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count))
+        if self.selected is not None:
+            painter.setPen(SELECTED)
+            painter.drawRect(self.cell_rect(*self.selected).adjusted(0, 0, -1, -1))
+            painter.drawRect(self.cell_rect(*self.selected).adjusted(1, 1, -2, -2))
+        painter.end()
+
+    # -- mouse
+    def mousePressEvent(self, event):
+        cell = self.cell_at(event.position().toPoint())
+        if cell is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.set_selected(cell)
+            self.cell_clicked.emit(*cell)
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):
+        cell = self.cell_at(event.position().toPoint())
+        if cell is None:
+            self.setToolTip("")
+        else:
+            true, predicted = cell
+            count = int(self.confusion[true, predicted])
+            what = "right" if true == predicted else "wrong"
+            self.setToolTip(f"True {true}, predicted {predicted}: {count} test image{'s' if count != 1 else ''} "
+                            f"({what}). Click to see them.")
+        super().mouseMoveEvent(event)
+
+
+class QtEvaluationView(QWidget):
+    """Test accuracy, the confusion matrix and the mistakes of the playground's network.
+
+    Parameters
+    ----------
+    playground : whose ``network`` is evaluated
+    test_digits : a callable returning the test ``Digits`` to evaluate on (or None when there are none)
+
+    ``image_activated(image)`` is emitted with a (28, 28) test image the user double-clicks.
+    """
+
+    image_activated = Signal(object)
+
+    def __init__(self, playground, test_digits, parent=None):
+        super().__init__(parent)
+        self.setObjectName("evaluationView")
+        self.playground = playground
+        self._test_digits = test_digits
+        self.digits = None
+        self.evaluation = None
+        self._stale = True
+
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setObjectName("evaluateButton")
+        self.evaluate_button.setToolTip("Run the network on every test digit")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.accuracy_label = QLabel("Not evaluated yet.")
+        self.accuracy_label.setObjectName("testAccuracy")
+        self.accuracy_label.setTextFormat(Qt.TextFormat.RichText)
+
+        self.matrix = ConfusionMatrix()
+        self.matrix.cell_clicked.connect(self.show_cell)
+
+        self.cell_title = QLabel("Click a cell of the matrix to see its test images.")
+        self.cell_title.setObjectName("cellTitle")
+        self.cell_gallery = gallery_list("cellGallery")
+        self.worst_title = QLabel("Worst mistakes: wrong, and most sure of it")
+        self.worst_gallery = gallery_list("mistakesGallery")
+        for gallery in (self.cell_gallery, self.worst_gallery):
+            gallery.itemDoubleClicked.connect(self._item_activated)
+
+        top = QHBoxLayout()
+        top.addWidget(self.evaluate_button)
+        top.addWidget(self.accuracy_label, 1)
+        galleries = QVBoxLayout()
+        galleries.addWidget(self.cell_title)
+        galleries.addWidget(self.cell_gallery, 1)
+        galleries.addWidget(self.worst_title)
+        galleries.addWidget(self.worst_gallery, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.matrix, 0)
+        body.addLayout(galleries, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addLayout(body, 1)
+
+    # ------------------------------------------------------------------ commands
+    def mark_stale(self) -> None:
+        """The network or the data changed: evaluate now if shown, else when next shown."""
+        self._stale = True
+        if self.isVisible():
+            self.evaluate()
+
+    def evaluate(self) -> bool:
+        """Run the network on the test digits and show the results; False when there are none."""
+        digits = self._test_digits()
+        if digits is None or len(digits) == 0:
+            self.accuracy_label.setText("No test digits for the chosen data.")
+            return False
+        if digits.images.shape[1:] != self.playground.network.input_shape:
+            self.accuracy_label.setText("The test digits do not fit this network's input size.")
+            return False
+        self.digits = digits
+        self.evaluation = evaluation = evaluate(self.playground.network, digits)
+        self._stale = False
+        wrong = int(np.count_nonzero(evaluation.predictions != digits.labels))
+        self.accuracy_label.setText(
+            f"<b>Test accuracy {evaluation.accuracy:.1%}</b> on {len(digits):,} digits"
+            + (f" of {digits.name}" if digits.name else "")
+            + f" &nbsp;·&nbsp; {wrong:,} wrong &nbsp;·&nbsp; loss {evaluation.loss:.3f}")
+        self.matrix.set_confusion(evaluation.confusion)
+        if self.matrix.selected is not None:
+            self.show_cell(*self.matrix.selected)
+        self._fill_worst()
+        return True
+
+    def show_cell(self, true: int, predicted: int) -> None:
+        """Show the test images of true digit ``true`` that the network called ``predicted``."""
+        self.matrix.set_selected((true, predicted))
+        self.cell_gallery.clear()
+        if self.evaluation is None:
+            return
+        rows = np.flatnonzero((self.digits.labels == true) & (self.evaluation.predictions == predicted))
+        kind = "right" if true == predicted else "mistakes"
+        self.cell_title.setText(f"True {true}, predicted {predicted}: {len(rows)} image{'s' if len(rows) != 1 else ''}"
+                                f" ({kind})" + (" — the first 200 shown" if len(rows) > 200 else ""))
+        for row in rows[:200]:
+            self.cell_gallery.addItem(self._item(int(row)))
+
+    def _fill_worst(self) -> None:
+        self.worst_gallery.clear()
+        for row in worst_mistakes(self.evaluation, self.digits, WORST_COUNT):
+            self.worst_gallery.addItem(self._item(int(row)))
+
+    def _item(self, row: int) -> QListWidgetItem:
+        true = int(self.digits.labels[row])
+        predicted = int(self.evaluation.predictions[row])
+        confidence = float(self.evaluation.probabilities[row, predicted])
+        caption = f"{true} → {predicted}\n{confidence:.0%}"
+        item = QListWidgetItem(QIcon(digit_pixmap(self.digits.images[row])), caption)
+        item.setData(Qt.ItemDataRole.UserRole, row)
+        item.setToolTip(f"Test image {row}: true {true}, predicted {predicted} with {confidence:.0%} confidence. "
+                        f"Double-click to draw it on the canvas.")
+        return item
+
+    def _item_activated(self, item: QListWidgetItem) -> None:
+        row = item.data(Qt.ItemDataRole.UserRole)
+        self.image_activated.emit(np.array(self.digits.images[row, 0]))
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._stale:
+            self.evaluate()

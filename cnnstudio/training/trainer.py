@@ -1,0 +1,550 @@
+"""Training: settings, a step-by-step training generator, and evaluation on a test set.
+
+Qt-free and thread-free.  ``Trainer.train_steps()`` is a plain generator: every
+``next()`` runs ONE minibatch step on the network (in place) and yields a
+``Progress``.  Whoever drives it decides how: a worker thread that ships copies
+of the weights to the GUI, the command line's progress bar, or a test.  To stop,
+simply stop asking (or ``close()`` the generator); the network keeps the weights
+of the last step.
+
+A run ends with a ``Progress`` whose ``finished`` (all epochs done) or
+``diverged`` (the loss or a weight became NaN/inf, or the loss exploded; the
+weights were reverted to the last good checkpoint) flag is set.
+
+Locked kernels: ``locked`` holds ``(layer, filter)`` pairs whose weights and bias
+must not change (a kernel the learner drew by hand).  Their gradients are zeroed
+and, after every optimizer step, their values are restored bit for bit (so weight
+decay cannot move them either).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Iterator
+
+import numpy as np
+
+from cnnstudio.engine import SGD, Adam, Network
+
+from cnnstudio.io.datasets import Digits, load_mnist_5k
+
+OPTIMIZERS = ("adam", "sgd")
+DATA_SOURCES = ("mnist", "idx", "mine", "mix")
+# A batch loss this many times the chance loss ln(classes) means the logits have blown up.
+EXPLODED_LOSS_FACTOR = 100.0
+DEFAULT_EVAL_EVERY = 500  # steps between mid-epoch test evaluations (every epoch end is evaluated too)
+# NOTE: Adam's beta1 and SGD's usual momentum: the smoothed gradient is then Adam's first moment (and SGD's
+# velocity, scaled), so without weight decay "minus the smoothed gradient" is the way each weight really moves.
+GRADIENT_SMOOTHING = 0.9
+
+
+# ---------------------------------------------------------------- settings
+
+@dataclass
+class TrainingSettings:
+    """Everything that decides a training run (saved with the model).
+
+    optimizer      "adam" or "sgd" (with momentum)
+    learning_rate  step size; Adam likes ~1e-3..3e-3, SGD ~0.01..0.1
+    momentum       SGD only
+    batch_size     images per step
+    epochs         passes over the training set
+    weight_decay   L2 (SGD) / decoupled (Adam) weight decay; 0 = off
+    shift_augment  each training image is moved by up to this many pixels in x and y (zero fill); 0 = off
+    seed           seeds the shuffling and the shifts (the network's initial weights are seeded elsewhere)
+    data           "mnist" (shipped digits), "idx" (user's IDX files), "mine" (My digits), "mix" (MNIST + mine)
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    momentum: float = 0.9
+    batch_size: int = 32
+    epochs: int = 5
+    weight_decay: float = 0.0
+    shift_augment: int = 0
+    seed: int = 0
+    data: str = "mnist"
+
+    def validate(self) -> TrainingSettings:
+        """Raise ``ValueError`` with the reason and a fix for an impossible setting; return self."""
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r} is unknown. Fix: choose 'adam' or 'sgd'.")
+        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
+            raise ValueError(f"learning rate {self.learning_rate!r} must be a number above 0. "
+                             f"Fix: try {2e-3 if self.optimizer == 'adam' else 0.05}.")
+        if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum {self.momentum!r} must be at least 0 and below 1. Fix: try 0.9.")
+        if not _is_whole(self.batch_size) or self.batch_size < 1:
+            raise ValueError(f"batch size {self.batch_size!r} must be a whole number of at least 1. Fix: try 32.")
+        if not _is_whole(self.epochs) or self.epochs < 1:
+            raise ValueError(f"epochs {self.epochs!r} must be a whole number of at least 1. Fix: try 5.")
+        if not _is_number(self.weight_decay) or not 0 <= self.weight_decay < 1:
+            raise ValueError(f"weight decay {self.weight_decay!r} must be at least 0 and below 1. "
+                             f"Fix: use 0 (off) or a small value such as 1e-4.")
+        if not _is_whole(self.shift_augment) or not 0 <= self.shift_augment <= 8:
+            raise ValueError(f"shift augmentation {self.shift_augment!r} must be a whole number of pixels from "
+                             f"0 to 8. Fix: use 0 (off) or 2.")
+        if not _is_whole(self.seed) or self.seed < 0:
+            raise ValueError(f"seed {self.seed!r} must be a whole number of at least 0. Fix: use 0.")
+        if self.data not in DATA_SOURCES:
+            raise ValueError(f"data {self.data!r} is unknown. Fix: choose one of {', '.join(DATA_SOURCES)}.")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingSettings:
+        """Settings from a dict (keys this version does not know are ignored), validated."""
+        if not isinstance(data, dict):
+            raise ValueError(f"training settings must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}).validate()
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and math.isfinite(value)
+
+
+def _is_whole(value) -> bool:
+    return _is_number(value) and int(value) == value
+
+
+def make_optimizer(settings: TrainingSettings):
+    if settings.optimizer == "adam":
+        return Adam(lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    return SGD(lr=settings.learning_rate, momentum=settings.momentum, weight_decay=settings.weight_decay)
+
+
+# ---------------------------------------------------------------- data
+
+def concat_digits(parts: list[Digits], name: str) -> Digits:
+    """One ``Digits`` holding every image of ``parts`` (in order)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Digits(np.zeros((0, 1, 28, 28), np.float32), np.zeros(0, np.int64), name)
+    return Digits(np.ascontiguousarray(np.concatenate([p.images for p in parts]), dtype=np.float32),
+                  np.concatenate([p.labels for p in parts]).astype(np.int64), name)
+
+
+def split_digits(digits: Digits, test_fraction: float = 1 / 6, seed: int = 0) -> tuple[Digits, Digits]:
+    """Hold out a seeded random ``test_fraction`` of ``digits`` for testing: (train, test)."""
+    order = np.random.default_rng(seed).permutation(len(digits))
+    n_test = int(round(len(digits) * test_fraction)) if len(digits) > 1 else 0
+    test_rows, train_rows = np.sort(order[:n_test]), np.sort(order[n_test:])
+    return (Digits(digits.images[train_rows], digits.labels[train_rows], f"{digits.name} (train)"),
+            Digits(digits.images[test_rows], digits.labels[test_rows], f"{digits.name} (test)"))
+
+
+def make_dataset(settings: TrainingSettings, my_digits=None, idx=None) -> tuple[Digits, Digits]:
+    """The (train, test) digits that ``settings.data`` asks for.
+
+    Parameters
+    ----------
+    settings : its ``data`` picks the source
+    my_digits : a ``MyDigits`` (for "mine" and "mix"); its drawings marked "train"/"both" train,
+        "test"/"both" test.  With no test drawings, "mine" tests on the shipped MNIST test digits.
+    idx : for "idx", a ``Digits`` (from ``load_idx_pair``; one sixth is held out for testing)
+        or a ``(train, test)`` pair of ``Digits``
+    """
+    settings.validate()
+    if settings.data == "mnist":
+        return load_mnist_5k()
+    if settings.data == "idx":
+        if idx is None:
+            raise ValueError("no IDX data set is loaded. Fix: choose an images file and a labels file first.")
+        if isinstance(idx, Digits):
+            return split_digits(idx, seed=settings.seed)
+        train, test = idx
+        return train, test
+    if my_digits is None or not len(my_digits.as_digits("train")):
+        raise ValueError("there are no drawings of yours to train on. Fix: draw and label a few digits in "
+                         "My digits (use: train or both), or train on MNIST.")
+    mine_train, mine_test = my_digits.as_digits("train"), my_digits.as_digits("test")
+    if settings.data == "mine":
+        if len(mine_test):
+            return mine_train, mine_test
+        return mine_train, load_mnist_5k()[1]
+    mnist_train, mnist_test = load_mnist_5k()
+    return (concat_digits([mnist_train, mine_train], "MNIST 5k + my digits (train)"),
+            concat_digits([mnist_test, mine_test], "MNIST 5k + my digits (test)"))
+
+
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Move images (..., H, W) by ``dy`` rows down and ``dx`` columns right, filling with zeros.
+
+    Like ``np.roll`` along the last two axes, except that what leaves one side
+    does not come back on the other: the background (0) comes in instead.
+    """
+    images = np.asarray(images)
+    out = np.zeros_like(images)
+    H, W = images.shape[-2:]
+    if abs(dy) >= H or abs(dx) >= W:
+        return out
+    rows_to = slice(max(dy, 0), H + min(dy, 0))
+    rows_from = slice(max(-dy, 0), H + min(-dy, 0))
+    cols_to = slice(max(dx, 0), W + min(dx, 0))
+    cols_from = slice(max(-dx, 0), W + min(-dx, 0))
+    out[..., rows_to, cols_to] = images[..., rows_from, cols_from]
+    return out
+
+
+def shift_images(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Move every image by its own (rows, cols) shift, filling with zeros (see ``shifted``).
+
+    images : (N, C, H, W) float32;  shifts : (N, 2) int.
+    Returns a new (N, C, H, W) float32 array.
+    """
+    out = np.empty_like(images)
+    for n in range(images.shape[0]):
+        out[n] = shifted(images[n], int(shifts[n, 0]), int(shifts[n, 1]))
+    return out
+
+
+# ---------------------------------------------------------------- evaluation
+
+@dataclass
+class Evaluation:
+    """How a network does on a set of digits.
+
+    accuracy       fraction correct (NaN for an empty set)
+    loss           mean cross-entropy (NaN for an empty set)
+    confusion      (classes, classes) int64: row = true digit, column = predicted digit
+    predictions    (N,) int64 predicted class
+    probabilities  (N, classes) float32 softmax
+    """
+
+    accuracy: float
+    loss: float
+    confusion: np.ndarray
+    predictions: np.ndarray
+    probabilities: np.ndarray
+
+
+def evaluate(network: Network, digits: Digits, batch_size: int = 500) -> Evaluation:
+    """Accuracy, loss, confusion matrix and per-image predictions of ``network`` on ``digits``."""
+    classes = network.num_classes
+    if len(digits) == 0:
+        return Evaluation(math.nan, math.nan, np.zeros((classes, classes), np.int64), np.zeros(0, np.int64),
+                          np.zeros((0, classes), np.float32))
+    logits = network.forward(digits.images, batch_size=batch_size).astype(np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    labels = digits.labels
+    loss = float(np.mean(log_z - logits[np.arange(len(labels)), labels]))
+    probabilities = np.exp(logits - log_z[:, None]).astype(np.float32)
+    predictions = logits.argmax(axis=1).astype(np.int64)
+    confusion = np.zeros((classes, classes), np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    return Evaluation(float(np.mean(predictions == labels)), loss, confusion, predictions, probabilities)
+
+
+def worst_mistakes(evaluation: Evaluation, digits: Digits, k: int = 16) -> np.ndarray:
+    """Indices (into ``digits``) of up to ``k`` misclassified images, most confidently wrong first."""
+    wrong = np.flatnonzero(evaluation.predictions != digits.labels)
+    confidence = evaluation.probabilities[wrong, evaluation.predictions[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:k].astype(np.int64)
+
+
+# ---------------------------------------------------------------- progress
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a training run is, yielded after every step.
+
+    epoch            1-based epoch of this step (of ``epochs``)
+    step             steps done so far (1-based; ``step / total_steps`` is the fraction done)
+    samples_seen     training images used so far
+    loss             mean loss over this epoch's steps so far (``batch_loss``: this step's alone)
+    train_accuracy   fraction of this epoch's training images classified right so far (before each step)
+    test_loss, test_accuracy   of the latest test evaluation (None before the first)
+    test_fresh       True when the test figures were computed at this step
+    samples_per_second, seconds_left   measured speed and the time it predicts for the rest
+    finished         the last progress of a run that did all its epochs
+    diverged         the last progress of a run stopped because it diverged (see ``message``)
+    message          a sentence for the user (epoch summaries, the end, divergence), else ""
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    total_steps: int
+    samples_seen: int
+    loss: float
+    batch_loss: float
+    train_accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
+    test_fresh: bool
+    samples_per_second: float
+    seconds_left: float
+    finished: bool = False
+    diverged: bool = False
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the run done, 0..1."""
+        return self.step / self.total_steps if self.total_steps else 1.0
+
+    @property
+    def epoch_step(self) -> int:
+        """1-based step within the current epoch."""
+        return self.step - (self.epoch - 1) * self.steps_per_epoch
+
+    @property
+    def done(self) -> bool:
+        """True for the last progress of a run (finished or diverged)."""
+        return self.finished or self.diverged
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _round(value: float) -> float:
+    """Five significant digits: plenty for a curve, and keeps saved histories small."""
+    return float(f"{value:.5g}")
+
+
+# ---------------------------------------------------------------- gradients
+
+class GradientAverage:
+    """The exponential moving average of a run's gradients, bias-corrected as Adam's first moment is.
+
+    After steps with gradients ``g_1 .. g_t`` (each a list of arrays)::
+
+        m_t = s * m_(t-1) + (1 - s) * g_t,   m_0 = 0,   value = m_t / (1 - s**t)
+
+    so after one step the value is ``g_1`` exactly, and later steps weigh more than earlier ones.
+    """
+
+    def __init__(self, smoothing: float = GRADIENT_SMOOTHING):
+        self.smoothing = float(smoothing)
+        self.steps = 0
+        self._moment: list[np.ndarray] | None = None
+
+    def add(self, grads) -> None:
+        s = np.float32(self.smoothing)
+        if self._moment is None:
+            self._moment = [np.zeros_like(g, dtype=np.float32) for g in grads]
+        for m, g in zip(self._moment, grads):
+            m *= s
+            m += (1 - s) * g
+        self.steps += 1
+
+    def value(self, index: int) -> np.ndarray | None:
+        """A new array: the average of the gradients of parameter ``index``; None before the first step."""
+        if self._moment is None:
+            return None
+        return (self._moment[index] / (1.0 - self.smoothing ** self.steps)).astype(np.float32)
+
+    def clear(self) -> None:
+        self.steps = 0
+        self._moment = None
+
+
+# ---------------------------------------------------------------- the trainer
+
+class Trainer:
+    """Trains ``network`` in place on ``train``, testing on ``test``.
+
+    Parameters
+    ----------
+    network : the network to train (give it a copy if others read the original meanwhile)
+    train, test : ``Digits`` whose images fit ``network.input_shape``
+    settings : ``TrainingSettings`` (validated here)
+    locked : ``(layer, filter)`` pairs whose weights and bias stay exactly as they are
+    eval_every : steps between test evaluations within an epoch (each epoch end is evaluated too)
+
+    ``history`` holds the run's curves: ``step``, ``loss`` (batch loss), ``train_acc``
+    (running epoch accuracy) per step, and ``test_step``, ``test_loss``, ``test_acc`` per
+    test evaluation.  Values are rounded to 5 significant digits.
+
+    ``last_grads`` is the gradient of every parameter at the last step (matching
+    ``network.params``; locked kernels' are zero), None before the first step and after a
+    divergence; ``gradient_average`` smooths them over the run (``kernel_gradients()``).
+    """
+
+    def __init__(self, network: Network, train: Digits, test: Digits, settings: TrainingSettings | None = None,
+                 locked=frozenset(), eval_every: int = DEFAULT_EVAL_EVERY):
+        self.network = network
+        self.settings = settings = (settings or TrainingSettings()).validate()
+        for role, digits in (("training", train), ("test", test)):
+            if len(digits) and digits.images.shape[1:] != network.input_shape:
+                raise ValueError(f"the {role} images are {'x'.join(map(str, digits.images.shape[1:]))} but the "
+                                 f"network takes {'x'.join(map(str, network.input_shape))}. Fix: choose a data "
+                                 f"set of {network.input_shape[1]}x{network.input_shape[2]} images.")
+            if len(digits) and (digits.labels.min() < 0 or digits.labels.max() >= network.num_classes):
+                raise ValueError(f"the {role} labels go up to {digits.labels.max()} but the network has "
+                                 f"{network.num_classes} classes. Fix: use labels 0..{network.num_classes - 1}.")
+        if len(train) == 0:
+            raise ValueError("there are no training images. Fix: choose a data set with at least one digit.")
+        for k, p in enumerate(network.params):
+            if not np.isfinite(p).all():  # the first "good" checkpoint would be broken: nothing to revert to
+                raise ValueError(f"layer {k // 2 + 1} has NaN or infinite weights. "
+                                 f"Fix: reset the weights or load a model before training.")
+        self.train, self.test = train, test
+        self.set_locked(locked)
+        self.eval_every = max(1, int(eval_every))
+        self.optimizer = make_optimizer(settings)
+        self.steps_per_epoch = math.ceil(len(train) / settings.batch_size)
+        self.total_steps = self.steps_per_epoch * settings.epochs
+        self.history: dict[str, list] = {"step": [], "loss": [], "train_acc": [],
+                                         "test_step": [], "test_loss": [], "test_acc": []}
+        self.last_evaluation: Evaluation | None = None
+        self.last_grads: list[np.ndarray] | None = None
+        self.gradient_average = GradientAverage()
+
+    def set_locked(self, locked) -> None:
+        """Keep the ``(layer, filter)`` kernels in ``locked`` exactly as the network holds them now.
+
+        May be called between two steps (a kernel locked, unlocked or edited by hand mid-run).
+        """
+        network = self.network
+        pairs = frozenset((int(layer), int(filter)) for layer, filter in locked)
+        for layer, filter in sorted(pairs):
+            if not 0 <= layer < len(network.layers) or not 0 <= filter < network.weight(layer).shape[0]:
+                raise ValueError(f"cannot lock filter {filter} of layer {layer}: the network has no such filter.")
+        self.locked = pairs
+        self._locked_values = {(layer, filter): (network.weight(layer)[filter].copy(),
+                                                 network.bias(layer)[filter].copy())
+                               for layer, filter in pairs}
+
+    # -- the generator
+    def train_steps(self) -> Iterator[Progress]:
+        """Run the training, one minibatch step per ``next()``; yields a ``Progress`` after each."""
+        settings, network = self.settings, self.network
+        rng = np.random.default_rng(settings.seed)
+        n = len(self.train)
+        chance_loss = math.log(network.num_classes)
+        checkpoint, checkpoint_step = network.get_state(), 0
+        test_loss = test_accuracy = None
+        step = samples = 0
+        # Speed counts only the time spent inside this generator (not while its driver pauses), and
+        # leaves out step 1, which may include compiling the kernels.
+        busy, first_step_samples = 0.0, 0
+        resumed = time.perf_counter()
+        for epoch in range(1, settings.epochs + 1):
+            order = rng.permutation(n)
+            loss_sum = 0.0
+            correct = seen = 0
+            for first in range(0, n, settings.batch_size):
+                rows = order[first:first + settings.batch_size]
+                images, labels = self.train.images[rows], self.train.labels[rows]
+                if settings.shift_augment:
+                    shifts = rng.integers(-settings.shift_augment, settings.shift_augment + 1, (len(rows), 2))
+                    images = shift_images(images, shifts)
+                batch_loss, grads, logits = network.loss_and_grads(images, labels)
+                step += 1
+                samples += len(rows)
+                sane = math.isfinite(batch_loss) and batch_loss <= EXPLODED_LOSS_FACTOR * chance_loss
+                if sane:
+                    self._zero_locked(grads)
+                    self.last_grads = grads
+                    self.gradient_average.add(grads)
+                    self.optimizer.step(network.params, grads)
+                    self._restore_locked()
+                if not (sane and all(np.isfinite(p).all() for p in network.params)):
+                    network.set_state(checkpoint)
+                    self.optimizer = make_optimizer(settings)
+                    self.last_grads = None  # they led to weights that were thrown away
+                    self.gradient_average.clear()
+                    yield self._progress(epoch, step, samples, batch_loss, batch_loss, correct / max(seen, 1),
+                                         test_loss, test_accuracy, False, 0.0, 0.0, diverged=True,
+                                         message=self._divergence_message(batch_loss, step, checkpoint_step))
+                    return
+                loss_sum += batch_loss * len(rows)
+                correct += int(np.count_nonzero(logits.argmax(axis=1) == labels))
+                seen += len(rows)
+                self.history["step"].append(step)
+                self.history["loss"].append(_round(batch_loss))
+                self.history["train_acc"].append(_round(correct / seen))
+
+                end_of_epoch = first + settings.batch_size >= n
+                fresh = end_of_epoch or step % self.eval_every == 0
+                if fresh and len(self.test):
+                    self.last_evaluation = evaluation = evaluate(network, self.test)
+                    test_loss, test_accuracy = evaluation.loss, evaluation.accuracy
+                    self.history["test_step"].append(step)
+                    self.history["test_loss"].append(_round(test_loss))
+                    self.history["test_acc"].append(_round(test_accuracy))
+                    if math.isfinite(test_loss) and test_loss <= EXPLODED_LOSS_FACTOR * chance_loss:
+                        checkpoint, checkpoint_step = network.get_state(), step
+                elif end_of_epoch:
+                    checkpoint, checkpoint_step = network.get_state(), step
+
+                now = time.perf_counter()
+                if step == 1:
+                    first_step_samples = samples
+                    speed = samples / max(now - resumed, 1e-9)
+                else:
+                    busy += now - resumed
+                    speed = (samples - first_step_samples) / max(busy, 1e-9)
+                remaining = (self.total_steps - step) * settings.batch_size
+                seconds_left = remaining / speed if speed > 0 else math.inf
+                finished = end_of_epoch and epoch == settings.epochs
+                message = ""
+                if end_of_epoch:
+                    message = f"training accuracy {correct / seen:.1%}"
+                    if test_accuracy is not None:
+                        message += f", test accuracy {test_accuracy:.1%}"
+                    message = (f"Finished {_plural(settings.epochs, 'epoch')} ({step} steps): {message}." if finished
+                               else f"Epoch {epoch}/{settings.epochs}: {message}.")
+                yield self._progress(epoch, step, samples, loss_sum / seen, batch_loss, correct / seen, test_loss,
+                                     test_accuracy, fresh and len(self.test) > 0, speed,
+                                     0.0 if finished else seconds_left, finished=finished, message=message)
+                resumed = time.perf_counter()
+
+    def run(self) -> Progress:
+        """Train to the end without pausing; returns the last progress."""
+        last = None
+        for last in self.train_steps():
+            pass
+        return last
+
+    def kernel_gradients(self) -> dict[int, np.ndarray] | None:
+        """The smoothed gradient of every conv layer's kernels: ``{layer: (filters, channels, K, K)}`` float32.
+
+        New arrays (safe to hand to another thread); locked kernels' are zero.  None before
+        the first step and after a divergence.
+        """
+        if self.gradient_average.steps == 0:
+            return None
+        kernels = {layer: self.gradient_average.value(2 * layer) for layer in range(len(self.network.conv_specs))}
+        for layer, filter in self.locked:
+            if layer in kernels:  # locked mid-run: its past pushes no longer apply
+                kernels[layer][filter] = 0
+        return kernels
+
+    # -- helpers
+    def _progress(self, epoch, step, samples, loss, batch_loss, accuracy, test_loss, test_accuracy, fresh, speed,
+                  seconds_left, finished=False, diverged=False, message="") -> Progress:
+        return Progress(epoch=epoch, epochs=self.settings.epochs, step=step, steps_per_epoch=self.steps_per_epoch,
+                        total_steps=self.total_steps, samples_seen=samples, loss=float(loss),
+                        batch_loss=float(batch_loss), train_accuracy=float(accuracy), test_loss=test_loss,
+                        test_accuracy=test_accuracy, test_fresh=fresh, samples_per_second=float(speed),
+                        seconds_left=float(seconds_left), finished=finished, diverged=diverged, message=message)
+
+    def _zero_locked(self, grads) -> None:
+        for layer, filter in self.locked:
+            grads[2 * layer][filter] = 0
+            grads[2 * layer + 1][filter] = 0
+
+    def _restore_locked(self) -> None:
+        for (layer, filter), (weight, bias) in self._locked_values.items():
+            self.network.weight(layer)[filter] = weight
+            self.network.bias(layer)[filter] = bias
+
+    def _divergence_message(self, loss: float, step: int, checkpoint_step: int) -> str:
+        lr = self.settings.learning_rate
+        what = "NaN" if math.isnan(loss) else ("infinite" if math.isinf(loss) else None)
+        cause = (f"loss became {what}" if what else
+                 f"loss exploded to {loss:.3g}" if loss > EXPLODED_LOSS_FACTOR * math.log(self.network.num_classes)
+                 else "a weight became NaN or infinite")
+        back = "step 0 (before training)" if checkpoint_step == 0 else f"step {checkpoint_step}"
+        return (f"Training diverged ({cause}) at step {step}: the learning rate {lr:g} is too high. "
+                f"Weights were reverted to {back}. Try a learning rate of {lr / 10:.2g} or lower.")

@@ -1,1 +1,0 @@
-"""Engine tests: every kernel against its slow twin in ``tests/reference.py``."""

@@ -33,7 +33,7 @@ import numba  # noqa: E402
 
 from cnnstudio.engine import Network, default_layers  # noqa: E402
 from cnnstudio.io.datasets import Digits, load_mnist_5k  # noqa: E402
-from cnnstudio.training.trainer import Trainer, TrainingSettings, evaluate, shift_images  # noqa: E402
+from cnnstudio.training import Trainer, TrainingSettings, evaluate, shift_each  # noqa: E402
 
 try:
     import torch
@@ -137,7 +137,7 @@ def train_torch(train: Digits, test: Digits, settings: TrainingSettings, target:
         for rows, shifts in epoch:
             images = train.images[rows]
             if shifts is not None:
-                images = shift_images(images, shifts)
+                images = shift_each(images, shifts)
             loss = F.cross_entropy(forward(torch.from_numpy(images)), torch.from_numpy(train.labels[rows]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnstudio.engine import Network, default_layers  # noqa: E402
 from cnnstudio.io.datasets import load_mnist_5k  # noqa: E402
 from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, load_model, save_model  # noqa: E402
-from cnnstudio.training.trainer import Trainer, TrainingSettings, evaluate  # noqa: E402
+from cnnstudio.training import Trainer, TrainingSettings, evaluate  # noqa: E402
 
 NETWORK_SEED = 0
 SETTINGS = TrainingSettings(optimizer="adam", learning_rate=2e-3, batch_size=32, epochs=15, weight_decay=0.0,
@@ -49,7 +49,7 @@ def train_once(settings: TrainingSettings, verbose: bool = True) -> tuple[Networ
 
 def write_model(path, network: Network, trainer: Trainer, test_accuracy: float, settings: TrainingSettings) -> Path:
     """Save a trained network with what is known about its training, as the shipped file holds it."""
-    return save_model(path, network, settings=settings, history=trainer.history, test_accuracy=test_accuracy)
+    return save_model(path, network, settings=settings.to_dict(), history=trainer.history, test_accuracy=test_accuracy)
 
 
 def same_twice(network: Network, trainer: Trainer, test_accuracy: float, settings: TrainingSettings) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from cnnstudio.engine import Network
 from cnnstudio.io.model_file import load_model
-from cnnstudio.training.trainer import TrainingSettings
+from cnnstudio.training import TrainingSettings
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_default.py"
 QUICK = TrainingSettings(optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=1, shift_augment=2, seed=0)
@@ -29,7 +29,7 @@ def test_check_trains_twice_and_finds_the_same_weights_and_the_same_file(script,
     printed = capsys.readouterr().out
     assert "weights" in printed and "-> identical" in printed
     assert "file " in printed and "-> identical to the first" in printed
-    assert load_model(out).settings == QUICK
+    assert load_model(out).settings == QUICK.to_dict()
 
 
 def test_check_fails_when_the_files_differ_though_the_weights_match(script, tmp_path, capsys, monkeypatch):

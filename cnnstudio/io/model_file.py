@@ -8,7 +8,7 @@ Qt-free.  A ``.cnnmodel`` file is an npz archive (``numpy.savez_compressed``) of
        "input_shape": [1, 28, 28],
        "layers": [{"kind": "conv", "filters": 8, ...}, ..., {"kind": "dense", "units": 10, ...}],
        "locked": [[layer, filter], ...],          # kernels kept fixed while training
-       "settings": {...} | null,                  # the TrainingSettings of the run
+       "settings": {...} | null,                  # the run's training settings (TrainingSettings.to_dict())
        "history": {"step": [...], ...} | null,    # Trainer.history (see below)
        "test_accuracy": 0.97 | null,
        "params": 6}                               # number of parameter arrays
@@ -26,6 +26,9 @@ over the target), so a failed save never leaves a half-written model and keeps
 the previous file whole.  Loading checks everything and raises ``ModelFileError``
 with a one-line reason and fix; it builds a new ``Network`` and never touches
 the caller's.
+
+This module knows the file format, not what the training settings mean: they are a
+plain dict here, turned into ``TrainingSettings`` (and checked) by ``core/document.py``.
 """
 from __future__ import annotations
 
@@ -45,7 +48,6 @@ from cnnstudio.engine import Network, spec_from_dict, spec_to_dict, validate_lay
 
 from cnnstudio.io.atomic import save_npz_atomically
 from cnnstudio.io.datasets import RESOURCES
-from cnnstudio.training.trainer import TrainingSettings
 
 FILE_FORMAT = "cnnstudio-model"
 FILE_VERSION = 1
@@ -68,7 +70,7 @@ class LoadedModel:
 
     network: Network
     locked: frozenset
-    settings: TrainingSettings | None
+    settings: dict | None     # the training settings as saved (TrainingSettings.to_dict())
     history: dict | None
     header: dict
 
@@ -79,7 +81,7 @@ class LoadedModel:
 
 # ---------------------------------------------------------------- saving
 
-def save_model(path, network: Network, locked=frozenset(), settings: TrainingSettings | None = None,
+def save_model(path, network: Network, locked=frozenset(), settings: dict | None = None,
                history: dict | None = None, test_accuracy: float | None = None) -> Path:
     """Write ``network`` (and what is known about its training) to ``path`` atomically.
 
@@ -107,7 +109,7 @@ def save_model(path, network: Network, locked=frozenset(), settings: TrainingSet
         "input_shape": list(network.input_shape),
         "layers": [spec_to_dict(spec) for spec in network.layers],
         "locked": sorted([int(layer), int(filter)] for layer, filter in locked),
-        "settings": settings.to_dict() if settings is not None else None,
+        "settings": None if settings is None else dict(settings),
         "history": history,
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
         "params": len(network.params),
@@ -139,12 +141,10 @@ def load_model(path) -> LoadedModel:
                              f"reads up to {FILE_VERSION}). Fix: update CNN Studio.")
     network = _network_from(name, header, arrays)
     locked = _locked_from(name, header, network)
-    settings = None
-    if header.get("settings") is not None:
-        try:
-            settings = TrainingSettings.from_dict(header["settings"])
-        except (TypeError, ValueError) as err:
-            raise ModelFileError(f"{name} is damaged: its training settings are invalid ({err}). {_RESAVE}") from None
+    settings = header.get("settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise ModelFileError(f"{name} is damaged: its training settings are invalid (a mapping was expected, "
+                             f"got {type(settings).__name__}). {_RESAVE}")
     history = header.get("history")
     if history is not None:
         try:

@@ -1,4 +1,8 @@
-"""Training: settings, a step-by-step training generator, and evaluation on a test set.
+"""The trainer: the ONE training loop of the app, a step-by-step generator.
+
+Every network the app trains (the playground's, the command line's, the ANN and CNN of the
+ANN-vs-CNN lesson, the X-or-O network) goes through ``Trainer``, so divergence handling
+and locked kernels work the same everywhere.
 
 Qt-free and thread-free.  ``Trainer.train_steps()`` is a plain generator: every
 ``next()`` runs ONE minibatch step on the network (in place) and yields a
@@ -20,285 +24,24 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
 from typing import Iterator
 
 import numpy as np
 
-from cnnstudio.engine import SGD, Adam, Network
+from cnnstudio.engine import Network
+from cnnstudio.io.datasets import Digits
 
-from cnnstudio.io.datasets import Digits, load_mnist_5k
+from .data import shift_each
+from .evaluate import Evaluation, evaluate
+from .progress import Progress
+from .settings import TrainingSettings, make_optimizer
 
-OPTIMIZERS = ("adam", "sgd")
-DATA_SOURCES = ("mnist", "idx", "mine", "mix")
 # A batch loss this many times the chance loss ln(classes) means the logits have blown up.
 EXPLODED_LOSS_FACTOR = 100.0
 DEFAULT_EVAL_EVERY = 500  # steps between mid-epoch test evaluations (every epoch end is evaluated too)
 # NOTE: Adam's beta1 and SGD's usual momentum: the smoothed gradient is then Adam's first moment (and SGD's
 # velocity, scaled), so without weight decay "minus the smoothed gradient" is the way each weight really moves.
 GRADIENT_SMOOTHING = 0.9
-
-
-# ---------------------------------------------------------------- settings
-
-@dataclass
-class TrainingSettings:
-    """Everything that decides a training run (saved with the model).
-
-    optimizer      "adam" or "sgd" (with momentum)
-    learning_rate  step size; Adam likes ~1e-3..3e-3, SGD ~0.01..0.1
-    momentum       SGD only
-    batch_size     images per step
-    epochs         passes over the training set
-    weight_decay   L2 (SGD) / decoupled (Adam) weight decay; 0 = off
-    shift_augment  each training image is moved by up to this many pixels in x and y (zero fill); 0 = off
-    seed           seeds the shuffling and the shifts (the network's initial weights are seeded elsewhere)
-    data           "mnist" (shipped digits), "idx" (user's IDX files), "mine" (My digits), "mix" (MNIST + mine)
-    """
-
-    optimizer: str = "adam"
-    learning_rate: float = 2e-3
-    momentum: float = 0.9
-    batch_size: int = 32
-    epochs: int = 5
-    weight_decay: float = 0.0
-    shift_augment: int = 0
-    seed: int = 0
-    data: str = "mnist"
-
-    def validate(self) -> TrainingSettings:
-        """Raise ``ValueError`` with the reason and a fix for an impossible setting; return self."""
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r} is unknown. Fix: choose 'adam' or 'sgd'.")
-        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
-            raise ValueError(f"learning rate {self.learning_rate!r} must be a number above 0. "
-                             f"Fix: try {2e-3 if self.optimizer == 'adam' else 0.05}.")
-        if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum {self.momentum!r} must be at least 0 and below 1. Fix: try 0.9.")
-        if not _is_whole(self.batch_size) or self.batch_size < 1:
-            raise ValueError(f"batch size {self.batch_size!r} must be a whole number of at least 1. Fix: try 32.")
-        if not _is_whole(self.epochs) or self.epochs < 1:
-            raise ValueError(f"epochs {self.epochs!r} must be a whole number of at least 1. Fix: try 5.")
-        if not _is_number(self.weight_decay) or not 0 <= self.weight_decay < 1:
-            raise ValueError(f"weight decay {self.weight_decay!r} must be at least 0 and below 1. "
-                             f"Fix: use 0 (off) or a small value such as 1e-4.")
-        if not _is_whole(self.shift_augment) or not 0 <= self.shift_augment <= 8:
-            raise ValueError(f"shift augmentation {self.shift_augment!r} must be a whole number of pixels from "
-                             f"0 to 8. Fix: use 0 (off) or 2.")
-        if not _is_whole(self.seed) or self.seed < 0:
-            raise ValueError(f"seed {self.seed!r} must be a whole number of at least 0. Fix: use 0.")
-        if self.data not in DATA_SOURCES:
-            raise ValueError(f"data {self.data!r} is unknown. Fix: choose one of {', '.join(DATA_SOURCES)}.")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainingSettings:
-        """Settings from a dict (keys this version does not know are ignored), validated."""
-        if not isinstance(data, dict):
-            raise ValueError(f"training settings must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known}).validate()
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
-        and math.isfinite(value)
-
-
-def _is_whole(value) -> bool:
-    return _is_number(value) and int(value) == value
-
-
-def make_optimizer(settings: TrainingSettings):
-    if settings.optimizer == "adam":
-        return Adam(lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    return SGD(lr=settings.learning_rate, momentum=settings.momentum, weight_decay=settings.weight_decay)
-
-
-# ---------------------------------------------------------------- data
-
-def concat_digits(parts: list[Digits], name: str) -> Digits:
-    """One ``Digits`` holding every image of ``parts`` (in order)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return Digits(np.zeros((0, 1, 28, 28), np.float32), np.zeros(0, np.int64), name)
-    return Digits(np.ascontiguousarray(np.concatenate([p.images for p in parts]), dtype=np.float32),
-                  np.concatenate([p.labels for p in parts]).astype(np.int64), name)
-
-
-def split_digits(digits: Digits, test_fraction: float = 1 / 6, seed: int = 0) -> tuple[Digits, Digits]:
-    """Hold out a seeded random ``test_fraction`` of ``digits`` for testing: (train, test)."""
-    order = np.random.default_rng(seed).permutation(len(digits))
-    n_test = int(round(len(digits) * test_fraction)) if len(digits) > 1 else 0
-    test_rows, train_rows = np.sort(order[:n_test]), np.sort(order[n_test:])
-    return (Digits(digits.images[train_rows], digits.labels[train_rows], f"{digits.name} (train)"),
-            Digits(digits.images[test_rows], digits.labels[test_rows], f"{digits.name} (test)"))
-
-
-def make_dataset(settings: TrainingSettings, my_digits=None, idx=None) -> tuple[Digits, Digits]:
-    """The (train, test) digits that ``settings.data`` asks for.
-
-    Parameters
-    ----------
-    settings : its ``data`` picks the source
-    my_digits : a ``MyDigits`` (for "mine" and "mix"); its drawings marked "train"/"both" train,
-        "test"/"both" test.  With no test drawings, "mine" tests on the shipped MNIST test digits.
-    idx : for "idx", a ``Digits`` (from ``load_idx_pair``; one sixth is held out for testing)
-        or a ``(train, test)`` pair of ``Digits``
-    """
-    settings.validate()
-    if settings.data == "mnist":
-        return load_mnist_5k()
-    if settings.data == "idx":
-        if idx is None:
-            raise ValueError("no IDX data set is loaded. Fix: choose an images file and a labels file first.")
-        if isinstance(idx, Digits):
-            return split_digits(idx, seed=settings.seed)
-        train, test = idx
-        return train, test
-    if my_digits is None or not len(my_digits.as_digits("train")):
-        raise ValueError("there are no drawings of yours to train on. Fix: draw and label a few digits in "
-                         "My digits (use: train or both), or train on MNIST.")
-    mine_train, mine_test = my_digits.as_digits("train"), my_digits.as_digits("test")
-    if settings.data == "mine":
-        if len(mine_test):
-            return mine_train, mine_test
-        return mine_train, load_mnist_5k()[1]
-    mnist_train, mnist_test = load_mnist_5k()
-    return (concat_digits([mnist_train, mine_train], "MNIST 5k + my digits (train)"),
-            concat_digits([mnist_test, mine_test], "MNIST 5k + my digits (test)"))
-
-
-def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """Move images (..., H, W) by ``dy`` rows down and ``dx`` columns right, filling with zeros.
-
-    Like ``np.roll`` along the last two axes, except that what leaves one side
-    does not come back on the other: the background (0) comes in instead.
-    """
-    images = np.asarray(images)
-    out = np.zeros_like(images)
-    H, W = images.shape[-2:]
-    if abs(dy) >= H or abs(dx) >= W:
-        return out
-    rows_to = slice(max(dy, 0), H + min(dy, 0))
-    rows_from = slice(max(-dy, 0), H + min(-dy, 0))
-    cols_to = slice(max(dx, 0), W + min(dx, 0))
-    cols_from = slice(max(-dx, 0), W + min(-dx, 0))
-    out[..., rows_to, cols_to] = images[..., rows_from, cols_from]
-    return out
-
-
-def shift_images(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Move every image by its own (rows, cols) shift, filling with zeros (see ``shifted``).
-
-    images : (N, C, H, W) float32;  shifts : (N, 2) int.
-    Returns a new (N, C, H, W) float32 array.
-    """
-    out = np.empty_like(images)
-    for n in range(images.shape[0]):
-        out[n] = shifted(images[n], int(shifts[n, 0]), int(shifts[n, 1]))
-    return out
-
-
-# ---------------------------------------------------------------- evaluation
-
-@dataclass
-class Evaluation:
-    """How a network does on a set of digits.
-
-    accuracy       fraction correct (NaN for an empty set)
-    loss           mean cross-entropy (NaN for an empty set)
-    confusion      (classes, classes) int64: row = true digit, column = predicted digit
-    predictions    (N,) int64 predicted class
-    probabilities  (N, classes) float32 softmax
-    """
-
-    accuracy: float
-    loss: float
-    confusion: np.ndarray
-    predictions: np.ndarray
-    probabilities: np.ndarray
-
-
-def evaluate(network: Network, digits: Digits, batch_size: int = 500) -> Evaluation:
-    """Accuracy, loss, confusion matrix and per-image predictions of ``network`` on ``digits``."""
-    classes = network.num_classes
-    if len(digits) == 0:
-        return Evaluation(math.nan, math.nan, np.zeros((classes, classes), np.int64), np.zeros(0, np.int64),
-                          np.zeros((0, classes), np.float32))
-    logits = network.forward(digits.images, batch_size=batch_size).astype(np.float64)
-    top = logits.max(axis=1, keepdims=True)
-    log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-    labels = digits.labels
-    loss = float(np.mean(log_z - logits[np.arange(len(labels)), labels]))
-    probabilities = np.exp(logits - log_z[:, None]).astype(np.float32)
-    predictions = logits.argmax(axis=1).astype(np.int64)
-    confusion = np.zeros((classes, classes), np.int64)
-    np.add.at(confusion, (labels, predictions), 1)
-    return Evaluation(float(np.mean(predictions == labels)), loss, confusion, predictions, probabilities)
-
-
-def worst_mistakes(evaluation: Evaluation, digits: Digits, k: int = 16) -> np.ndarray:
-    """Indices (into ``digits``) of up to ``k`` misclassified images, most confidently wrong first."""
-    wrong = np.flatnonzero(evaluation.predictions != digits.labels)
-    confidence = evaluation.probabilities[wrong, evaluation.predictions[wrong]]
-    return wrong[np.argsort(-confidence, kind="stable")][:k].astype(np.int64)
-
-
-# ---------------------------------------------------------------- progress
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a training run is, yielded after every step.
-
-    epoch            1-based epoch of this step (of ``epochs``)
-    step             steps done so far (1-based; ``step / total_steps`` is the fraction done)
-    samples_seen     training images used so far
-    loss             mean loss over this epoch's steps so far (``batch_loss``: this step's alone)
-    train_accuracy   fraction of this epoch's training images classified right so far (before each step)
-    test_loss, test_accuracy   of the latest test evaluation (None before the first)
-    test_fresh       True when the test figures were computed at this step
-    samples_per_second, seconds_left   measured speed and the time it predicts for the rest
-    finished         the last progress of a run that did all its epochs
-    diverged         the last progress of a run stopped because it diverged (see ``message``)
-    message          a sentence for the user (epoch summaries, the end, divergence), else ""
-    """
-
-    epoch: int
-    epochs: int
-    step: int
-    steps_per_epoch: int
-    total_steps: int
-    samples_seen: int
-    loss: float
-    batch_loss: float
-    train_accuracy: float
-    test_loss: float | None
-    test_accuracy: float | None
-    test_fresh: bool
-    samples_per_second: float
-    seconds_left: float
-    finished: bool = False
-    diverged: bool = False
-    message: str = ""
-
-    @property
-    def fraction(self) -> float:
-        """Fraction of the run done, 0..1."""
-        return self.step / self.total_steps if self.total_steps else 1.0
-
-    @property
-    def epoch_step(self) -> int:
-        """1-based step within the current epoch."""
-        return self.step - (self.epoch - 1) * self.steps_per_epoch
-
-    @property
-    def done(self) -> bool:
-        """True for the last progress of a run (finished or diverged)."""
-        return self.finished or self.diverged
 
 
 def _plural(count: int, noun: str) -> str:
@@ -437,7 +180,7 @@ class Trainer:
                 images, labels = self.train.images[rows], self.train.labels[rows]
                 if settings.shift_augment:
                     shifts = rng.integers(-settings.shift_augment, settings.shift_augment + 1, (len(rows), 2))
-                    images = shift_images(images, shifts)
+                    images = shift_each(images, shifts)
                 batch_loss, grads, logits = network.loss_and_grads(images, labels)
                 step += 1
                 samples += len(rows)

@@ -44,3 +44,58 @@ def test_emit_without_errors_calls_every_listener_in_order():
         event.connect(lambda layer, name=name: heard.append((name, layer)))
     event.emit(1)
     assert heard == [("a", 1), ("b", 1), ("c", 1)]
+
+
+def test_every_error_is_reported_not_only_the_first(caplog):
+    event = Event("input_changed")
+
+    def fails(error):
+        def listener():
+            raise error
+        return listener
+
+    event.connect(fails(ValueError("first")))
+    event.connect(fails(KeyError("second")))
+    with caplog.at_level("ERROR", logger="cnnstudio.base.events"), pytest.raises(ValueError) as raised:
+        event.emit()
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("ValueError: first" in text for text in logged) and any("KeyError" in text for text in logged)
+    if hasattr(raised.value, "__notes__"):  # Python 3.11+
+        assert "KeyError: 'second'" in raised.value.__notes__[0]
+
+
+class _View:
+    def __init__(self, heard):
+        self.heard = heard
+
+    def on_change(self, value):
+        self.heard.append(value)
+
+
+def test_a_bound_method_is_held_weakly_so_a_view_that_is_gone_is_not_called():
+    import gc
+    event = Event("kernels_changed")
+    heard = []
+    view = _View(heard)
+    event.connect(view.on_change)
+    event.emit(1)
+    del view
+    gc.collect()
+    event.emit(2)
+    assert heard == [1] and event.listeners == 0
+
+
+def test_a_lambda_is_held_strongly_and_disconnect_removes_bound_methods_and_lambdas():
+    event = Event("image_changed")
+    heard = []
+    view = _View(heard)
+    listener = lambda value: heard.append(("lambda", value))  # noqa: E731
+    event.connect(listener)
+    event.connect(view.on_change)
+    event.connect(view.on_change)  # once only
+    event.emit(1)
+    assert heard == [("lambda", 1), 1]
+    event.disconnect(view.on_change)
+    event.disconnect(listener)
+    event.emit(2)
+    assert heard == [("lambda", 1), 1] and event.listeners == 0

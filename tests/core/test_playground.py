@@ -77,7 +77,7 @@ def test_a_new_architecture_forgets_the_gradients_after_announcing_itself(playgr
     assert events.names() == ["architecture_changed", "gradients_changed"]
 
     playground.set_kernel_gradients(some_gradients(playground.network))
-    playground.undo_settings()
+    playground.undo()
     assert playground.kernel_gradients == {}
     playground.set_kernel_gradients(some_gradients(playground.network))
     playground.set_network(Network(seed=5))  # a loaded model

@@ -14,7 +14,7 @@ from cnnstudio.io.datasets import load_mnist_5k
 from cnnstudio.io.model_file import (DEFAULT_MODEL_PATH, LoadedModel, ModelFileError, load_default_network,
                                         load_model, save_model)
 from cnnstudio.core.playground import Playground
-from cnnstudio.training.trainer import TrainingSettings, evaluate
+from cnnstudio.training import TrainingSettings, evaluate
 
 SETTINGS = TrainingSettings(optimizer="sgd", learning_rate=0.05, epochs=3, shift_augment=2, seed=7)
 HISTORY = {"step": [1, 2, 3], "loss": [2.3, 1.25, 0.875], "train_acc": [0.1, 0.25, 0.5],
@@ -23,7 +23,7 @@ HISTORY = {"step": [1, 2, 3], "loss": [2.3, 1.25, 0.875], "train_acc": [0.1, 0.2
 
 def saved(path, network=None, **header):
     network = network or Network(seed=3)
-    options = dict(locked={(0, 1), (1, 4)}, settings=SETTINGS, history=HISTORY)
+    options = dict(locked={(0, 1), (1, 4)}, settings=SETTINGS.to_dict(), history=HISTORY)
     options.update(header)
     save_model(path, network, **options)
     return network
@@ -58,7 +58,7 @@ def test_save_then_load_gives_identical_predictions_and_header(tmp_path):
     images = load_mnist_5k()[1].images[::50]
     assert np.array_equal(loaded.network.predict_proba(images), network.predict_proba(images))
     assert loaded.locked == frozenset({(0, 1), (1, 4)})
-    assert loaded.settings == SETTINGS
+    assert loaded.settings == SETTINGS.to_dict()
     assert loaded.history == HISTORY
     assert loaded.test_accuracy == 0.75
     assert loaded.header["format"] == "cnnstudio-model" and loaded.header["version"] == 1
@@ -156,8 +156,8 @@ def _bad_locked(path):
     rewrite(path, {"locked": [[0, 99]]})
 
 
-def _bad_settings(path):
-    rewrite(path, {"settings": {"optimizer": "adam", "learning_rate": -1}})
+def _bad_settings(path):  # what the settings mean is checked by core/document.py (tests/core/test_document.py)
+    rewrite(path, {"settings": ["adam", -1]})
 
 
 def _history(**changes):

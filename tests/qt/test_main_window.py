@@ -172,8 +172,9 @@ def test_undo_settings_change_from_the_edit_menu(window):
     window.layer_settings.apply(0, filters=4)
     assert window.playground.trace.stages[0].conv.shape[0] == 4
     assert window.layer_settings.banner.isVisible()
-    assert window.undo_settings_action.shortcut().toString() == "Ctrl+Alt+Z"
-    window.undo_settings_action.trigger()
+    assert window.undo_network_action.shortcut().toString() == "Ctrl+Alt+Z"
+    assert window.undo_network_action.text().replace("&", "") == "Undo settings change"
+    window.undo_network_action.trigger()
     assert window.playground.network.layers[0].filters == 8
     assert all(np.array_equal(a, b) for a, b in zip(state, window.playground.network.params))
     assert window.findChild(QSpinBox, "conv0_filters").value() == 8

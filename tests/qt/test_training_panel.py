@@ -14,11 +14,13 @@ from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.io.datasets import Digits, load_mnist_5k
 from cnnstudio.io.model_file import save_model
 from cnnstudio.core.playground import Playground
-from cnnstudio.training.trainer import TrainingSettings
+from cnnstudio.training import TrainingSettings
 from cnnstudio.qt.panels.feature_maps import QtFeatureMaps
 from cnnstudio.qt.panels.kernel_editor import QtKernelEditor
 from cnnstudio.qt.panels.prediction_bars import QtPredictionBars
-from cnnstudio.qt.training.panel import ERROR_COLOUR, QtTrainingPanel, install_training, nice_ceiling, progress_text
+from cnnstudio.qt.training.dock import TrainingDock
+from cnnstudio.qt.training.format import nice_ceiling, progress_text
+from cnnstudio.qt.training.panel import ERROR_COLOUR, QtTrainingPanel
 
 TIMEOUT_MS = 60_000
 MAX_STALL_MS = 100  # the target is 50 ms; the bound is generous so a busy test machine does not flake
@@ -172,7 +174,7 @@ def test_lock_buttons_lock_kernels(qtbot, panel):
     panel.set_locked(1, 3, False)
     assert not button.isChecked()
     panel.playground.set_conv_settings(0, filters=4)
-    assert len([key for key in panel._lock_buttons if key[0] == 0]) == 4
+    assert len([key for key in panel.locks.buttons if key[0] == 0]) == 4
 
 
 def test_reset_asks_then_gives_fresh_weights_and_can_be_undone(qtbot, panel, message_boxes):
@@ -328,7 +330,7 @@ def test_save_then_load_a_model_of_another_architecture(tmp_path, qtbot, panel, 
     history = {"step": [1, 2, 3], "loss": [2.3, 2.0, 1.5], "train_acc": [0.1, 0.2, 0.4],
                "test_step": [3], "test_loss": [1.6], "test_acc": [0.45]}
     settings = TrainingSettings(optimizer="sgd", learning_rate=0.05, batch_size=16, epochs=2)
-    path = save_model(tmp_path / "other.cnnmodel", other, {(0, 2)}, settings, history)
+    path = save_model(tmp_path / "other.cnnmodel", other, {(0, 2)}, settings.to_dict(), history)
 
     changed = []
     panel.playground.events.architecture_changed.connect(lambda: changed.append(True))
@@ -427,9 +429,10 @@ def test_closing_the_window_while_training_runs_ends_the_thread_cleanly(qtbot, q
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     from cnnstudio.core.canvas import CanvasModel
 
-    window = QMainWindow()  # the bare window install_training needs, so only the training side is under test
-    window.playground, window.canvas_model = Playground(Network(seed=1)), CanvasModel()
-    panel = install_training(window).panel
+    window = QMainWindow()  # a bare window holding the dock, so only the training side is under test
+    dock = TrainingDock(Playground(Network(seed=1)), CanvasModel(), parent=window)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    panel = dock.panel
     panel._mnist = small_data
     panel.epochs_spin.setValue(50)
     with qtbot.waitSignal(panel.controller.progress, timeout=TIMEOUT_MS):

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from cnnstudio.engine import Network
 from cnnstudio.io.datasets import Digits, load_mnist_5k
 from cnnstudio.core.playground import Playground
-from cnnstudio.training.trainer import GRADIENT_SMOOTHING, Trainer, TrainingSettings
+from cnnstudio.training import GRADIENT_SMOOTHING, Trainer, TrainingSettings
 from cnnstudio.qt.training.worker import TrainingController, TrainingWorker
 
 TIMEOUT_MS = 60_000  # generous: the first run may load the engine's compiled kernels from disk

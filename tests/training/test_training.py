@@ -10,8 +10,8 @@ import reference as ref
 from cnnstudio.engine import Network
 from cnnstudio.io.datasets import Digits, load_mnist_5k
 from cnnstudio.io.my_digits import MyDigits
-from cnnstudio.training.trainer import (GRADIENT_SMOOTHING, Evaluation, GradientAverage, Progress, Trainer,
-                                      TrainingSettings, evaluate, make_dataset, shift_images, split_digits,
+from cnnstudio.training import (GRADIENT_SMOOTHING, Evaluation, GradientAverage, Progress, Trainer,
+                                      TrainingSettings, evaluate, make_dataset, shift_each, split_digits,
                                       worst_mistakes)
 
 
@@ -264,11 +264,11 @@ def test_evaluate_an_empty_set():
 
 # ---------------------------------------------------------------- pieces
 
-def test_shift_images_moves_with_zero_fill():
+def test_shift_each_moves_with_zero_fill():
     rng = np.random.default_rng(0)
     images = rng.random((20, 2, 9, 7), dtype=np.float32)
     shifts = rng.integers(-3, 4, (20, 2))
-    shifted = shift_images(images, shifts)
+    shifted = shift_each(images, shifts)
     for image, (dy, dx), out in zip(images, shifts, shifted):
         padded = np.pad(image, ((0, 0), (3, 3), (3, 3)))
         expected = np.roll(padded, (dy, dx), axis=(1, 2))[:, 3:-3, 3:-3]

@@ -355,10 +355,14 @@ class QtLayerSettings(QWidget):
         return True
 
     def undo(self) -> bool:
-        """Undo the last settings change (layers and weights)."""
-        undone = self.playground.undo_settings()
+        """Take back the newest change to the network (a settings change, a kernel edit, a model load, ...)."""
+        try:
+            undone = self.playground.undo()
+        except ValueError as err:
+            self.message.emit(f"Cannot undo: {err}.")
+            return False
         self.banner.hide()
         for g in self.groups:
             g.clear_errors()
-        self.message.emit("Settings change undone." if undone else "No settings change to undo.")
-        return undone
+        self.message.emit(f"Undid the {undone}." if undone else "Nothing to undo.")
+        return undone is not None

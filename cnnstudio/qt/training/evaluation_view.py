@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
-from cnnstudio.training.trainer import evaluate, worst_mistakes
+from cnnstudio.training import evaluate, worst_mistakes
 
 TEXT = QColor("#2b2f36")
 MUTED = QColor("#6b7280")

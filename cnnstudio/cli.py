@@ -104,7 +104,7 @@ def _train(args) -> int:
     from cnnstudio.io.datasets import DatasetError, load_idx_pair
     from cnnstudio.io.model_file import save_model
     from cnnstudio.io.my_digits import MyDigits
-    from cnnstudio.training.trainer import Trainer, TrainingSettings, make_dataset
+    from cnnstudio.training import Trainer, TrainingSettings, make_dataset
 
     lr = args.lr if args.lr is not None else (2e-3 if args.optimizer == "adam" else 0.05)
     settings = TrainingSettings(optimizer=args.optimizer, learning_rate=lr, momentum=args.momentum,
@@ -150,7 +150,7 @@ def _train(args) -> int:
     if last.diverged:
         raise CommandError(last.message)
     try:
-        path = save_model(args.out, network, settings=settings, history=trainer.history,
+        path = save_model(args.out, network, settings=settings.to_dict(), history=trainer.history,
                           test_accuracy=last.test_accuracy)
     except OSError as err:
         raise CommandError(f"cannot write {args.out} ({err.strerror or err}). Fix: choose a folder you may "
@@ -267,26 +267,17 @@ def _predict(args) -> int:
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file as the canvas does when it opens one: gray float32 (H, W) in [0, 1].
 
-    The canvas view's decoder (``cnnstudio.qt.widgets.image_file``) and the model's ``to_gray``:
-    transparent pixels are laid on paper, white under dark ink and black under light ink.
-    No QApplication is needed: QImageReader finds the image-format plugins by itself.
+    The canvas view's decoder (``cnnstudio.imaging.files.read_rgba``, Pillow, no Qt) and
+    ``to_gray``: transparent pixels are laid on paper, white under dark ink and black under
+    light ink.
     """
-    from PySide6.QtGui import QImageReader
+    from cnnstudio.imaging.files import ImageFileError, read_rgba
+    from cnnstudio.imaging.gray import to_gray
 
-    from cnnstudio.core.canvas import to_gray
-    from cnnstudio.qt.widgets.image_file import ImageFileError, read_rgba
-
-    path = Path(path)
-    if not path.exists():
-        raise CommandError(f"{path} does not exist. Fix: check the file name and folder.")
-    if path.is_dir():
-        raise CommandError(f"{path} is a folder, not an image. Fix: give image files.")
     try:
         rgba = read_rgba(path)
     except ImageFileError as err:
-        formats = ", ".join(bytes(f).decode() for f in QImageReader.supportedImageFormats()
-                            if bytes(f).decode() in ("png", "jpg", "bmp", "gif", "webp", "tiff"))
-        raise CommandError(f"{path} cannot be read as an image ({err}). Fix: give a {formats} file.") from None
+        raise CommandError(str(err)) from None
     return to_gray(rgba)
 
 

@@ -1,4 +1,4 @@
-"""Slow, obvious NumPy twins of every engine kernel, in float64.
+"""Slow, obvious NumPy twins of every engine kernel, in float64 (colours: uint8).
 
 Each twin is written straight from the maths, one output position at a time,
 so it can be read against a textbook and trusted; the engine's fast Numba
@@ -398,6 +398,27 @@ def _network_backward(layers, params, trace, grad, absolute=False):
         grad, grads[2 * k], grads[2 * k + 1] = conv2d_backward(size(stage.input), size(params[2 * k]), grad,
                                                                spec.stride, spec.padding)
     return grads
+
+
+# ---------------------------------------------------------------- colouring maps
+
+def colorize_maps(maps, levels, lut, out_shape, pitch, columns=1) -> np.ndarray:
+    """Map f's value v takes lut[round((v - low) / (high - low) * (n - 1))], clipped; NaN takes lut[0].
+
+    Its tile starts at row (f // columns) * pitch[0], column (f % columns) * pitch[1] of
+    a zeroed (rows, cols, 4) uint8 image; v - low is taken in float32, as the engine does.
+    """
+    maps, levels, lut = np.asarray(maps, np.float32), np.asarray(levels, np.float32), np.asarray(lut, np.uint8)
+    out = np.zeros(tuple(out_shape) + (4,), np.uint8)
+    top = len(lut) - 1
+    for f, (low, high) in enumerate(levels):
+        span = float(high - low)
+        r0, c0 = (f // columns) * pitch[0], (f % columns) * pitch[1]
+        for (i, j), v in np.ndenumerate(maps[f]):
+            t = float(v - low) * (top / span) if span > 0 else 0.0
+            t = min(t, top) if t >= 0 else 0.0  # NaN fails t >= 0
+            out[r0 + i, c0 + j] = lut[math.floor(t + 0.5)]
+    return out
 
 
 # ---------------------------------------------------------------- finite differences

@@ -1,7 +1,8 @@
 """The drawing canvas: the pixels a person draws, with undo, image loading and MNIST framing.
 
-Qt-free (NumPy only).  Views send commands and listen to past-tense events,
-all emitted without arguments (read the new state from the model):
+Qt-free (NumPy only; cnnstudio/imaging makes pictures gray, resizes and frames
+them).  Views send commands and listen to past-tense events, all emitted
+without arguments (read the new state from the model):
 
 - ``image_changed()``      ``image`` changed (while drawing: after every stroke segment)
 - ``history_changed()``    ``can_undo`` / ``can_redo`` may have changed
@@ -16,20 +17,18 @@ with light strokes (1.0) on black (0.0), as in MNIST.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cnnstudio.base.events import EventGroup
+from cnnstudio.imaging.framing import MNIST_SIZE, Framing, mnist_framing
+from cnnstudio.imaging.gray import to_gray
+from cnnstudio.imaging.resample import fit_into, resample
 
-DIGIT_SIZE = 28
+DIGIT_SIZE = MNIST_SIZE
 IMAGE_SIZES = (64, 128, 256)  # the sizes the UI offers for image mode
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 64, 256
 DEFAULT_BRUSH_SIZE = 2.6  # pixels at 28 x 28 (scaled with the canvas): framed samples average ~0.11, MNIST 0.13
-MNIST_BOX = 20  # MNIST fitted each digit's box into 20 x 20 ...
 MAX_HISTORY = 100  # undo steps kept (a 256 x 256 step costs 256 KB)
-
-_INK_THRESHOLD = 0.05  # pixels fainter than this do not count for a drawing's bounding box
 
 
 class CanvasModel:
@@ -284,141 +283,6 @@ def _check_size(size: int) -> None:
 def _smoothstep(t):
     t = np.clip(t, 0.0, 1.0)
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
-# -- image helpers (plain NumPy)
-def to_gray(array) -> np.ndarray:
-    """A decoded picture as the canvas sees it: float32 gray ``(H, W)`` in [0, 1].
-
-    The one place pixels become gray, for every way a picture arrives (the
-    canvas view's file loading and drops, the command line's ``predict``).
-
-    Parameters
-    ----------
-    array : array_like
-        Gray ``(H, W)``, RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` (straight, not
-        premultiplied alpha), float in [0, 1] or integer in [0, 255].
-
-    Colour becomes ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B).  Transparent
-    pixels are laid on paper that sets the ink off: white under dark ink, black
-    under light ink (the alpha-weighted mean gray decides), so a white digit on a
-    transparent PNG stays a digit instead of vanishing into white paper.
-    """
-    array = np.asarray(array)
-    if array.dtype.kind in "ui":
-        array = array.astype(np.float32) / (255.0 if array.dtype.itemsize == 1 or array.max() > 1 else 1.0)
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError("the image contains NaN or infinite values")
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        # element-wise, not a matmul: the same sums in the same order for RGB and RGBA layouts
-        gray = 0.299 * array[..., 0] + 0.587 * array[..., 1] + 0.114 * array[..., 2]
-        if array.shape[2] == 4:
-            alpha = np.clip(array[..., 3], 0.0, 1.0)
-            ink = float((gray * alpha).sum(dtype=np.float64) / max(alpha.sum(dtype=np.float64), 1e-6))
-            paper = np.float32(1.0 if ink < 0.5 else 0.0)
-            gray = gray * alpha + paper * (1 - alpha)
-        array = gray
-    if array.ndim != 2:
-        raise ValueError(f"expected a gray (H, W) or colour (H, W, 3|4) image, got shape {array.shape}")
-    return np.clip(array, 0.0, 1.0)
-
-
-def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """``(n_out, n_in)`` weights: area averaging when shrinking, bilinear when enlarging."""
-    weights = np.zeros((n_out, n_in), dtype=np.float64)
-    if n_out <= n_in:
-        # output pixel i covers input [i * step, (i + 1) * step); weight = overlap / step
-        step = n_in / n_out
-        edges = np.arange(n_out + 1) * step
-        for i in range(n_out):
-            lo, hi = edges[i], edges[i + 1]
-            for j in range(int(np.floor(lo)), min(int(np.ceil(hi)), n_in)):
-                weights[i, j] = (min(hi, j + 1) - max(lo, j)) / step
-    else:
-        centres = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-        left = np.minimum(np.floor(centres).astype(int), n_in - 1)
-        right = np.minimum(left + 1, n_in - 1)
-        frac = centres - left
-        weights[np.arange(n_out), left] += 1 - frac
-        weights[np.arange(n_out), right] += frac
-    return weights
-
-
-def resample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resize a 2-D image to ``shape`` (area average down, bilinear up), float32."""
-    rows = _resample_matrix(image.shape[0], shape[0])
-    cols = _resample_matrix(image.shape[1], shape[1])
-    return (rows @ image.astype(np.float64) @ cols.T).astype(np.float32)
-
-
-def fit_into(image: np.ndarray, size: int) -> np.ndarray:
-    """Scale ``image`` so its longer side is ``size`` and centre it on a black ``(size, size)`` square."""
-    h, w = image.shape
-    scale = size / max(h, w)
-    fh, fw = max(1, round(h * scale)), max(1, round(w * scale))
-    out = np.zeros((size, size), dtype=np.float32)
-    top, left = (size - fh) // 2, (size - fw) // 2
-    out[top:top + fh, left:left + fw] = resample(image, (fh, fw))
-    return out
-
-
-@dataclass(frozen=True)
-class Framing:
-    """Where MNIST framing put the drawing: network pixel = (canvas pixel - crop origin) * scale + offset.
-
-    Coordinates are continuous (pixel (r, c) covers [r, r+1) x [c, c+1)), so a
-    rectangle maps by its corners.
-    """
-
-    crop_row: int
-    crop_col: int
-    scale_row: float
-    scale_col: float
-    top: int
-    left: int
-
-    def to_network(self, row: float, col: float) -> tuple[float, float]:
-        """A point of the drawing -> the same point of the network input."""
-        return ((row - self.crop_row) * self.scale_row + self.top,
-                (col - self.crop_col) * self.scale_col + self.left)
-
-    def to_canvas(self, row: float, col: float) -> tuple[float, float]:
-        """A point of the network input -> the same point of the drawing."""
-        return ((row - self.top) / self.scale_row + self.crop_row,
-                (col - self.left) / self.scale_col + self.crop_col)
-
-
-def mnist_framing(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> tuple[np.ndarray, Framing | None]:
-    """Frame a drawing as MNIST did: box scaled to fit ``box`` x ``box``, centre of mass at the centre.
-
-    Returns the float32 ``(size, size)`` network input and the ``Framing`` that maps
-    between it and the drawing (None for an empty drawing, which stays empty).
-    """
-    ink_rows, ink_cols = np.nonzero(image > _INK_THRESHOLD)
-    out = np.zeros((size, size), dtype=np.float32)
-    if len(ink_rows) == 0:
-        return out, None
-    crop = image[ink_rows.min():ink_rows.max() + 1, ink_cols.min():ink_cols.max() + 1]
-    h, w = crop.shape
-    scale = box / max(h, w)
-    digit = np.clip(resample(crop, (max(1, round(h * scale)), max(1, round(w * scale)))), 0.0, 1.0)
-    # centre of mass in continuous coordinates (pixel centres at index + 0.5), moved to size / 2
-    rows = np.arange(digit.shape[0]) + 0.5
-    cols = np.arange(digit.shape[1]) + 0.5
-    mass = digit.sum()
-    top = int(round(size / 2 - (digit.sum(axis=1) @ rows) / mass))
-    left = int(round(size / 2 - (digit.sum(axis=0) @ cols) / mass))
-    # paste, clipping whatever a lopsided digit pushes outside the frame
-    r0, c0 = max(top, 0), max(left, 0)
-    r1, c1 = min(top + digit.shape[0], size), min(left + digit.shape[1], size)
-    out[r0:r1, c0:c1] = digit[r0 - top:r1 - top, c0 - left:c1 - left]
-    return out, Framing(int(ink_rows.min()), int(ink_cols.min()), digit.shape[0] / h, digit.shape[1] / w, top, left)
-
-
-def mnist_frame(image: np.ndarray, box: int = MNIST_BOX, size: int = DIGIT_SIZE) -> np.ndarray:
-    """The network input of ``mnist_framing`` alone."""
-    return mnist_framing(image, box, size)[0]
 
 
 # -- sample digits

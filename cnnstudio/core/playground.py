@@ -78,9 +78,7 @@ class Playground:
                              f"Fix: pass a (H, W) gray image or a ({channels}, H, W) array.")
         if not np.isfinite(image).all():
             raise ValueError("the image contains NaN or infinite values. Fix: pass finite pixel values (0..1).")
-        if image.shape != tuple(self.network.input_shape):
-            conv_layers = [spec for spec in self.network.layers if isinstance(spec, ConvSpec)]
-            validate_layers(image.shape, conv_layers)  # ValueError with the layer, the numbers and a fix
+        self.network.geometry(image.shape)  # conv stages too big for the image: ValueError with the numbers and a fix
         return np.ascontiguousarray(image)
 
     @property

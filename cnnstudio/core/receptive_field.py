@@ -4,7 +4,8 @@ Qt-free.  A map cell is named by a :class:`MapTarget` (conv stage ``stage``, ``k
 one of "conv", "activation", "pooled", ``filter``, ``row``, ``col``; all indices
 0-based, conv stages numbered from 0 as in ``ForwardTrace.stages``).
 
-Geometry, per axis, of conv stage k (kernel K, stride S, zeros P before):
+Geometry, per axis, of conv stage k (kernel K, stride S, zeros P before), as
+``network.geometry(input_shape)`` resolves it:
 
 - conv output row i reads padded input rows i*S .. i*S+K-1, i.e. input rows
   i*S-P .. i*S-P+K-1 (rows < 0 or >= H are padding zeros);
@@ -25,57 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.engine import conv_output_size, resolve_padding
+from cnnstudio.engine import StageGeometry
 
 KINDS = ("conv", "activation", "pooled")
 ACTIVATION_NAMES = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "tanh": "tanh", "sigmoid": "sigmoid",
                     "none": "no activation"}
 
 
-# ---------------------------------------------------------------- geometry
-
-@dataclass(frozen=True)
-class StageGeometry:
-    """The resolved sizes of one conv stage on a given input."""
-
-    channels: int        # input channels
-    in_height: int
-    in_width: int
-    filters: int
-    kernel: int
-    stride: int
-    pad_top: int
-    pad_left: int
-    height: int          # conv and activation maps
-    width: int
-    activation: str
-    pool: str            # "max", "avg" or "none"
-    pool_size: int
-    pool_stride: int
-    pooled_height: int   # equal to height/width when pool is "none"
-    pooled_width: int
-
-    def map_shape(self, kind: str) -> tuple[int, int]:
-        return (self.pooled_height, self.pooled_width) if kind == "pooled" else (self.height, self.width)
-
-
-def stage_geometry(network, input_shape=None) -> list[StageGeometry]:
-    """Geometry of every conv stage of ``network`` on an input of ``input_shape`` (C, H, W), default its own."""
-    channels, height, width = tuple(input_shape or network.input_shape)
-    stages = []
-    for spec in network.conv_specs:
-        out_h, pad_h = resolve_padding(height, spec.kernel, spec.stride, spec.padding)
-        out_w, pad_w = resolve_padding(width, spec.kernel, spec.stride, spec.padding)
-        if spec.pool == "none":
-            pooled_h, pooled_w = out_h, out_w
-        else:
-            pooled_h = conv_output_size(out_h, spec.pool_size, spec.pool_stride)
-            pooled_w = conv_output_size(out_w, spec.pool_size, spec.pool_stride)
-        stages.append(StageGeometry(channels, height, width, spec.filters, spec.kernel, spec.stride, pad_h.before,
-                                    pad_w.before, out_h, out_w, spec.activation, spec.pool, spec.pool_size,
-                                    spec.pool_stride, pooled_h, pooled_w))
-        channels, height, width = spec.filters, pooled_h, pooled_w
-    return stages
+def stage_geometry(network, input_shape=None):  # deprecated forwarder: use network.geometry(input_shape)
+    return network.geometry(input_shape)
 
 
 # ---------------------------------------------------------------- results
@@ -257,7 +216,7 @@ def receptive_field(network, target: MapTarget, trace=None, input_shape=None) ->
     """
     if input_shape is None and trace is not None:
         input_shape = trace.input.shape
-    geometry = stage_geometry(network, input_shape)
+    geometry = network.geometry(input_shape)
     g = _check_target(geometry, target)
     k, f = target.stage, target.filter
     cell = Rect(target.row, target.col, target.row, target.col)
@@ -313,7 +272,7 @@ def fed_by_input(network, row: int, col: int, input_shape=None) -> list[StageCel
     One :class:`StageCells` per conv stage (the same cells in every filter's map);
     once nothing is fed (a stride that skips the pixel), the later stages are None too.
     """
-    geometry = stage_geometry(network, input_shape)
+    geometry = network.geometry(input_shape)
     channels, height, width = tuple(input_shape or network.input_shape)
     if not (0 <= row < height and 0 <= col < width):
         raise ValueError(f"pixel (row {row}, col {col}) is outside the {height}x{width} input")
@@ -344,7 +303,7 @@ def _stage_input(trace, stage: int) -> np.ndarray:
 
 def conv_terms(trace, network, stage: int, filter: int, row: int, col: int) -> ConvTerms:
     """The patch, kernel, bias and products behind ``trace.stages[stage].conv[filter, row, col]``."""
-    g = stage_geometry(network, trace.input.shape)[stage]
+    g = network.geometry(trace.input.shape)[stage]
     x = _stage_input(trace, stage)
     K = g.kernel
     patch = np.zeros((g.channels, K, K), dtype=np.float32)
@@ -417,7 +376,7 @@ def _explain_activation(trace, network, target: MapTarget) -> str:
 
 
 def _explain_pool(trace, network, target: MapTarget, field: ReceptiveField) -> str:
-    g = stage_geometry(network, trace.input.shape)[target.stage]
+    g = network.geometry(trace.input.shape)[target.stage]
     stage = trace.stages[target.stage]
     window = field.pool_window
     values = stage.activation[target.filter, window.row0:window.row1 + 1, window.col0:window.col1 + 1]
@@ -437,7 +396,7 @@ def explain(trace, network, target: MapTarget) -> str:
     The first line names the map cell; the last number of the formula (before a
     "(winner ...)" note) is the trace's own value, to 4 decimals.
     """
-    g = _check_target(stage_geometry(network, trace.input.shape), target)
+    g = _check_target(network.geometry(trace.input.shape), target)
     title = _title(network, target)
     if target.kind == "conv":
         body = _explain_conv(trace, network, target.stage, target.filter, target.row, target.col)

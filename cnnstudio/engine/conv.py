@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
+from .checks import array_shape, expect_ndim, expect_shape, float32_array, refuse, whole_number
 from .shapes import resolve_padding
 
 
@@ -223,36 +224,45 @@ PARALLEL_MIN_BATCH = 4
 
 
 def conv_geometry(x_shape, weight_shape, stride, padding):
-    """(Ho, Wo, pad_top, pad_left) of a convolution; ``padding`` is an int or ``"same"``."""
-    _, _, H, W = x_shape
-    _, _, KH, KW = weight_shape
+    """(Ho, Wo, pad_top, pad_left) of a convolution.
+
+    Parameters
+    ----------
+    x_shape : (N, Ci, H, W)
+    weight_shape : (Co, Ci, KH, KW)
+    stride : int >= 1
+    padding : int in 0..K-1 or ``"same"``
+    """
+    _, _, H, W = array_shape(x_shape, "x_shape", "conv_geometry", 4)
+    _, _, KH, KW = array_shape(weight_shape, "weight_shape", "conv_geometry", 4)
+    return _geometry(H, W, KH, KW, stride, padding)
+
+
+def _geometry(H, W, KH, KW, stride, padding):
+    stride = whole_number(stride, "stride S", "conv2d", fix="use stride 1 to 4")
+    if padding != "same":
+        K = max(KH, KW)
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0 or padding >= K:
+            raise ValueError(f"conv2d: padding P = {padding!r} must be an integer with 0 <= P < K = {K}, or 'same'. "
+                             f"Fix: use a padding between 0 and {K - 1}.")
     Ho, pad_h = resolve_padding(H, KH, stride, padding)
     Wo, pad_w = resolve_padding(W, KW, stride, padding)
     return Ho, Wo, pad_h.before, pad_w.before
 
 
-def _check_args(x, weight, stride, padding):
-    if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"conv2d: x must be (N, C, H, W) and weight (Co, Ci, K, K); got {x.shape} and {weight.shape}.")
+def _check_args(x, weight, stride, padding, where):
+    expect_ndim(x, 4, "x", where, "(N, Ci, H, W)", "add a batch axis, e.g. x[None] for one image (Ci, H, W)")
+    expect_ndim(weight, 4, "weight", where, "(Co, Ci, K, K)", "pass one (Ci, K, K) kernel per filter, stacked")
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d: x has {x.shape[1]} channels but the weight expects {weight.shape[1]}. "
                          f"Fix: make weight.shape[1] equal the number of input channels.")
-    if not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"conv2d: stride S = {stride!r} must be an integer >= 1. Fix: use stride 1 to 4.")
-    if padding != "same":
-        K = max(weight.shape[2], weight.shape[3])
-        if not isinstance(padding, (int, np.integer)) or padding < 0 or padding >= K:
-            raise ValueError(f"conv2d: padding P = {padding!r} must be an integer with 0 <= P < K = {K}, or 'same'. "
-                             f"Fix: use a padding between 0 and {K - 1}.")
-    Ho, Wo, pad_top, pad_left = conv_geometry(x.shape, weight.shape, stride, padding)
+    if min(weight.shape[2:]) < 1:
+        refuse(where, f"weight has shape {weight.shape}, an empty kernel", "use kernels of at least 1x1")
+    Ho, Wo, pad_top, pad_left = _geometry(x.shape[2], x.shape[3], weight.shape[2], weight.shape[3], stride, padding)
     if Ho < 1 or Wo < 1:
         raise ValueError(f"conv2d: kernel {weight.shape[2]}x{weight.shape[3]} is larger than the padded input "
                          f"{x.shape[2]}x{x.shape[3]} (padding {padding}). Fix: use a smaller kernel or more padding.")
     return Ho, Wo, pad_top, pad_left
-
-
-def _as_f32(a):
-    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def conv2d_forward(x, weight, bias, stride=1, padding=0):
@@ -270,8 +280,11 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
     -------
     y : (N, Co, Ho, Wo) float32, Ho = (H - K + 2P) // S + 1
     """
-    x, weight, bias = _as_f32(x), _as_f32(weight), _as_f32(bias)
-    Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding)
+    where = "conv2d_forward"
+    x, weight, bias = float32_array(x, "x", where), float32_array(weight, "weight", where), \
+        float32_array(bias, "bias", where)
+    Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding, where)
+    expect_shape(bias, (weight.shape[0],), "bias", where, f"pass one bias per filter, {weight.shape[0]} values")
     if not np.isfinite(x).all():
         raise ValueError("conv2d: the input contains NaN or infinite values. Fix: pass finite pixel values.")
     run = _conv_forward_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else _conv_forward_serial
@@ -291,11 +304,14 @@ def conv2d_backward(x, weight, grad_y, stride=1, padding=0):
     -------
     gx : (N, Ci, H, W), gw : (Co, Ci, K, K), gb : (Co,), all float32
     """
-    x, weight, grad_y = _as_f32(x), _as_f32(weight), _as_f32(grad_y)
-    Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding)
+    where = "conv2d_backward"
+    x, weight, grad_y = float32_array(x, "x", where), float32_array(weight, "weight", where), \
+        float32_array(grad_y, "grad_y", where)
+    Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding, where)
     if grad_y.shape != (x.shape[0], weight.shape[0], Ho, Wo):
         raise ValueError(f"conv2d_backward: grad_y has shape {grad_y.shape}, expected "
-                         f"{(x.shape[0], weight.shape[0], Ho, Wo)}.")
+                         f"{(x.shape[0], weight.shape[0], Ho, Wo)}. Fix: pass the gradient of the output of "
+                         f"conv2d_forward with these same x, weight, stride and padding.")
     run = _conv_backward_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else _conv_backward_serial
     return run(x, weight, grad_y, int(stride), pad_top, pad_left)
 

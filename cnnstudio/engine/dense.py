@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
+from .checks import expect_ndim, expect_shape, float32_array, integer_array, refuse
 
 
 @kernel
@@ -80,38 +81,98 @@ def _softmax_cross_entropy(logits, labels):
 
 
 def flatten(x):
-    """(N, C, H, W) -> (N, C*H*W), row-major (channel, then row, then column)."""
-    return np.ascontiguousarray(x, dtype=np.float32).reshape(x.shape[0], -1)
+    """(N, C, H, W) -> (N, C*H*W) float32, row-major (channel, then row, then column).
+
+    Any x with a batch axis and at least one more is accepted: (N, ...) -> (N, D).
+    """
+    x = float32_array(x, "x", "flatten")
+    if x.ndim < 2:
+        refuse("flatten", f"x has shape {x.shape}, expected a batch (N, C, H, W)",
+               "add a batch axis, e.g. x[None] for one image")
+    return x.reshape(x.shape[0], -1)
+
+
+def _check_dense(x, weight, where):
+    expect_ndim(weight, 2, "weight", where, "(units, inputs)", "pass one row of weights per unit")
+    if x.ndim != 2 or weight.shape[1] != x.shape[1]:
+        raise ValueError(f"dense: x {x.shape} does not fit weight {weight.shape}. "
+                         f"Fix: flatten x to (N, {weight.shape[1]}).")
 
 
 def dense_forward(x, weight, bias):
-    """x (N, D), weight (U, D), bias (U,) -> (N, U) float32."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.ndim != 2 or weight.shape[1] != x.shape[1]:
-        raise ValueError(f"dense: x {x.shape} does not fit weight {weight.shape}. Fix: flatten x to (N, {weight.shape[1]}).")
-    return _dense_forward(x, np.ascontiguousarray(weight, dtype=np.float32), np.ascontiguousarray(bias, dtype=np.float32))
+    """y = x @ weight.T + bias.
+
+    Parameters
+    ----------
+    x : (N, D) float32
+    weight : (U, D) float32
+    bias : (U,) float32
+
+    Returns
+    -------
+    y : (N, U) float32
+    """
+    where = "dense_forward"
+    x, weight, bias = float32_array(x, "x", where), float32_array(weight, "weight", where), \
+        float32_array(bias, "bias", where)
+    _check_dense(x, weight, where)
+    expect_shape(bias, (weight.shape[0],), "bias", where, f"pass one bias per unit, {weight.shape[0]} values")
+    return _dense_forward(x, weight, bias)
 
 
 def dense_backward(x, weight, grad_y):
-    """Gradients (gx (N, D), gw (U, D), gb (U,)) of a dense layer."""
-    return _dense_backward(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(weight, dtype=np.float32),
-                           np.ascontiguousarray(grad_y, dtype=np.float32))
+    """Gradients of a dense layer.
+
+    Parameters
+    ----------
+    x : (N, D) float32, the forward input
+    weight : (U, D) float32
+    grad_y : (N, U) float32
+
+    Returns
+    -------
+    gx : (N, D), gw : (U, D), gb : (U,), all float32
+    """
+    where = "dense_backward"
+    x, weight, grad_y = float32_array(x, "x", where), float32_array(weight, "weight", where), \
+        float32_array(grad_y, "grad_y", where)
+    _check_dense(x, weight, where)
+    expect_shape(grad_y, (x.shape[0], weight.shape[0]), "grad_y", where,
+                 "pass the gradient of the output of dense_forward(x, weight, bias), shape (N, units)")
+    return _dense_backward(x, weight, grad_y)
+
+
+def _check_logits(logits, where, ndims):
+    if logits.ndim not in ndims or logits.shape[-1] < 1:
+        layouts = " or ".join({1: "(K,)", 2: "(N, K)"}[n] for n in ndims)
+        refuse(where, f"logits has shape {logits.shape}, expected {layouts} with at least one class (K >= 1)",
+               "pass one row of class scores per image")
 
 
 def softmax(logits):
-    """Softmax over the last axis of (N, K) or (K,) logits."""
-    logits = np.ascontiguousarray(logits, dtype=np.float32)
+    """Softmax over the last axis of (N, K) or (K,) logits; float32, same shape."""
+    logits = float32_array(logits, "logits", "softmax")
+    _check_logits(logits, "softmax", (1, 2))
     return _softmax(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of (N, K) logits against integer labels (N,).
+    """Mean cross-entropy of (N, K) logits against integer labels (N,) in 0..K-1.
 
-    Returns ``(loss, grad_logits)``; the loss is a Python float (NaN if the logits are).
+    Returns ``(loss, grad_logits)``; the loss is a Python float (NaN if the logits are),
+    ``grad_logits`` (N, K) float32.
     """
-    logits = np.ascontiguousarray(logits, dtype=np.float32)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
-    if labels.shape != (logits.shape[0],) or labels.min(initial=0) < 0 or labels.max(initial=0) >= logits.shape[1]:
-        raise ValueError(f"cross-entropy: labels must be {logits.shape[0]} integers in 0..{logits.shape[1] - 1}.")
+    where = "softmax_cross_entropy"
+    logits = float32_array(logits, "logits", where)
+    _check_logits(logits, where, (2,))
+    N, K = logits.shape
+    labels = integer_array(labels, "labels", where)
+    if labels.shape != (N,) or labels.min(initial=0) < 0 or labels.max(initial=0) >= K:
+        seen = f"shape {labels.shape}" + (f", values {labels.min()}..{labels.max()}" if labels.size else "")
+        raise ValueError(f"cross-entropy: labels must be {N} integers in 0..{K - 1}, one per row of logits; "
+                         f"got {seen}. Fix: pass the class index of each row.")
+    if N == 0:
+        refuse(where, "logits has no rows (N = 0): the mean loss of an empty batch is undefined",
+               "pass at least one row")
     loss, grad = _softmax_cross_entropy(logits, labels)
     return float(loss), grad

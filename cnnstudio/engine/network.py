@@ -16,7 +16,8 @@ from .conv import _conv_backward_image, _conv_forward_image, _im2col_image
 from .dense import _dense_backward, _dense_forward, _softmax, _softmax_cross_entropy
 from .optim import glorot_init, he_init
 from .pooling import POOL_CODES, _pool_image
-from .shapes import ConvSpec, DenseSpec, resolve_padding, validate_layers
+from .checks import array_shape, integer_array, refuse, whole_number
+from .shapes import ConvSpec, DenseSpec, StageGeometry, resolve_stages, validate_layers
 
 
 def default_layers() -> list:
@@ -161,21 +162,6 @@ class ForwardTrace:
     probabilities: np.ndarray = None      # (classes,)
 
 
-@dataclass
-class _Geometry:
-    """Resolved numbers of one conv stage on its input."""
-
-    in_shape: tuple
-    Ho: int
-    Wo: int
-    pad_top: int
-    pad_left: int
-    act: int
-    pool: int
-    Hq: int
-    Wq: int
-
-
 # ---------------------------------------------------------------- the network
 
 class Network:
@@ -203,23 +189,32 @@ class Network:
         """What the hot paths need of the layer list, computed once."""
         self._conv_specs = tuple(s for s in self.layers if isinstance(s, ConvSpec))
         self._dense_codes = tuple(activation_code(s.activation) for s in self.layers if isinstance(s, DenseSpec))
-        self._geometry = self._resolve()
+        # (activation code, pool code) of each conv stage, as the fused kernels take them
+        self._stage_codes = tuple((activation_code(s.activation), POOL_CODES[s.pool]) for s in self._conv_specs)
+        self._geometry_cache: dict[tuple, tuple[StageGeometry, ...]] = {}
+        self._geometry = self._geometry_for(self.input_shape)
 
     # -- structure
-    def _resolve(self, input_shape=None) -> list:
-        """Geometry of every conv stage on an input of ``input_shape`` (default: the network's)."""
-        if input_shape is None or tuple(input_shape) == self.input_shape:
-            shape, reports = self.input_shape, self.reports
-        else:  # a larger image: only the conv stages run, so only they are checked
-            shape = tuple(input_shape)
-            reports = validate_layers(shape, self.conv_specs + [DenseSpec(1)])
-        geometry = []
-        for spec, report in zip(self.conv_specs, reports):
-            Ho, pad_h = resolve_padding(shape[1], spec.kernel, spec.stride, spec.padding)
-            Wo, pad_w = resolve_padding(shape[2], spec.kernel, spec.stride, spec.padding)
-            geometry.append(_Geometry(shape, Ho, Wo, pad_h.before, pad_w.before, activation_code(spec.activation),
-                                      POOL_CODES[spec.pool], report.output_shape[1], report.output_shape[2]))
-            shape = report.output_shape
+    def geometry(self, input_shape=None) -> list[StageGeometry]:
+        """Sizes and padding of every conv stage on an input of ``input_shape`` (C, H, W), default the network's.
+
+        Another size than ``input_shape`` (e.g. a photo) is checked against the conv stages only,
+        as :meth:`forward_maps` runs it; an impossible one raises ``ValueError``.
+        """
+        if input_shape is None:
+            return list(self._geometry)
+        return list(self._geometry_for(array_shape(input_shape, "input_shape", "Network.geometry", 3,
+                                                   fix="pass (channels, height, width), e.g. image.shape")))
+
+    def _geometry_for(self, input_shape: tuple) -> tuple[StageGeometry, ...]:
+        """Cached geometry of the conv stages on ``input_shape``: one dict lookup after the first time."""
+        geometry = self._geometry_cache.get(input_shape)
+        if geometry is None:
+            if input_shape != self.input_shape:  # only the conv stages run, so only they are checked
+                validate_layers(input_shape, list(self._conv_specs) + [DenseSpec(1)])
+            if len(self._geometry_cache) > 64:  # photos of many sizes: keep the cache small
+                self._geometry_cache.clear()
+            geometry = self._geometry_cache[input_shape] = tuple(resolve_stages(input_shape, self._conv_specs))
         return geometry
 
     @property
@@ -259,11 +254,21 @@ class Network:
             shape = report.output_shape
         return params
 
+    def _layer_index(self, layer, where: str) -> int:
+        count = len(self.layers)
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) \
+                or not -count <= layer < count:
+            refuse(where, f"layer = {layer!r}, but this network has layers 0..{count - 1}",
+                   f"pass a layer index from 0 to {count - 1} (or -1 for the last)")
+        return int(layer) % count
+
     def weight(self, layer: int) -> np.ndarray:
-        return self.params[2 * layer]
+        """Layer ``layer``'s weights: conv (Co, Ci, K, K) or dense (units, inputs), float32, updated in place."""
+        return self.params[2 * self._layer_index(layer, "Network.weight")]
 
     def bias(self, layer: int) -> np.ndarray:
-        return self.params[2 * layer + 1]
+        """Layer ``layer``'s biases (Co,) or (units,), float32."""
+        return self.params[2 * self._layer_index(layer, "Network.bias") + 1]
 
     def weight_counts(self) -> list[int]:
         """Number of trainable numbers (weights + biases) per layer."""
@@ -273,8 +278,17 @@ class Network:
         return [p.copy() for p in self.params]
 
     def set_state(self, state) -> None:
-        if len(state) != len(self.params) or any(a.shape != p.shape for a, p in zip(state, self.params)):
-            raise ValueError("these weights do not fit this network's architecture")
+        """Copy ``state`` (a list like ``params``, same shapes) into the weights, in place."""
+        state = list(state)
+        if len(state) != len(self.params):
+            refuse("Network.set_state", f"these weights do not fit this network's architecture: state has "
+                                        f"{len(state)} arrays, expected {len(self.params)} (a weight and a bias "
+                                        f"per layer)", "load weights saved from a network with the same layers")
+        for k, (a, p) in enumerate(zip(state, self.params)):
+            if np.shape(a) != p.shape:
+                refuse("Network.set_state", f"these weights do not fit this network's architecture: state[{k}] "
+                                            f"has shape {np.shape(a)}, expected {p.shape}",
+                       "load weights saved from a network with the same layers")
         for p, a in zip(self.params, state):
             p[...] = a
 
@@ -291,9 +305,15 @@ class Network:
         if x.ndim == 3 and self.input_shape[0] == 1 and x.shape[1:] == self.input_shape[1:]:
             x = x[:, None]  # (N, H, W) for a one-channel network
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
-            raise ValueError(f"input of shape {x.shape} does not fit this network, which takes (N, "
-                             f"{', '.join(map(str, self.input_shape))}). Fix: resize the images to "
-                             f"{self.input_shape[1]}x{self.input_shape[2]}.")
+            C, H, W = self.input_shape
+            if x.ndim != 4:
+                fix = f"pass a batch (N, {C}, {H}, {W}); for one image use x[None]"
+            elif x.shape[1] != C:
+                fix = f"convert the images to {C} channel(s)"
+            else:
+                fix = f"resize the images to {H}x{W}"
+            raise ValueError(f"Network: x of shape {x.shape} does not fit this network, which takes "
+                             f"(N, {C}, {H}, {W}). Fix: {fix}.")
         if not np.isfinite(x).all():
             raise ValueError("the input contains NaN or infinite values. Fix: pass finite pixel values.")
         return np.ascontiguousarray(x)
@@ -309,9 +329,11 @@ class Network:
         if x.ndim == 2:
             x = x[None]
         if x.ndim != 3 or x.shape[0] != self.input_shape[0]:
-            raise ValueError(f"an image of shape {x.shape} does not fit this network, which takes "
-                             f"{self.input_shape[0]} channel(s). Fix: convert the image to "
-                             f"{'grayscale' if self.input_shape[0] == 1 else 'RGB'}.")
+            C = self.input_shape[0]
+            fix = f"convert the image to {'grayscale' if C == 1 else 'RGB'}" if x.ndim == 3 else \
+                "pass one image, not a batch (e.g. images[0])"
+            raise ValueError(f"forward_maps: image of shape {np.shape(image)} does not fit this network, which takes "
+                             f"{C} channel(s) as (C, H, W){' or (H, W)' if C == 1 else ''}. Fix: {fix}.")
         if not np.isfinite(x).all():
             raise ValueError("the input contains NaN or infinite values. Fix: pass finite pixel values.")
         x = np.ascontiguousarray(x)
@@ -320,13 +342,14 @@ class Network:
         stages = []
         h = x
         alpha = np.float32(LEAKY_SLOPE)
-        for k, (spec, g) in enumerate(zip(self._conv_specs, geometry)):
+        for k, (g, (act, pool)) in enumerate(zip(geometry, self._stage_codes)):
             # The live path: patches as columns, one BLAS matrix product, then bias, activation and pooling.
             weight = self.params[2 * k]
-            columns = _im2col_image(h, spec.kernel, spec.kernel, spec.stride, g.pad_top, g.pad_left, g.Ho, g.Wo)
-            conv = np.matmul(weight.reshape(spec.filters, -1), columns).reshape(spec.filters, g.Ho, g.Wo)
-            activated, pooled, winner = _stage_finish_image(conv, self.params[2 * k + 1], g.act, alpha, g.pool,
-                                                            spec.pool_size, spec.pool_stride, g.Hq, g.Wq)
+            columns = _im2col_image(h, g.kernel, g.kernel, g.stride, g.pad_top, g.pad_left, g.height, g.width)
+            conv = np.matmul(weight.reshape(g.filters, -1), columns).reshape(g.filters, g.height, g.width)
+            activated, pooled, winner = _stage_finish_image(conv, self.params[2 * k + 1], act, alpha, pool,
+                                                            g.pool_size, g.pool_stride, g.pooled_height,
+                                                            g.pooled_width)
             stages.append(StageMaps(conv, activated, pooled, winner))
             h = pooled
         if not fits:
@@ -339,28 +362,22 @@ class Network:
         probabilities = _softmax(h.reshape(1, -1))[0]
         return ForwardTrace(x, stages, flat, dense, dense[-1], probabilities)
 
-    def _geometry_for(self, input_shape) -> list:
-        cache = self.__dict__.setdefault("_geometry_cache", {})
-        if input_shape not in cache:
-            cache[input_shape] = self._resolve(input_shape)
-        return cache[input_shape]
-
     # -- the batch path: training and evaluation
     def _forward_batch(self, x):
         caches = []
         h = x
         N = x.shape[0]
         run = _stage_forward_parallel if N >= 4 else _stage_forward_serial
-        for k, (spec, g) in enumerate(zip(self.conv_specs, self._geometry)):
-            conv = np.empty((N, spec.filters, g.Ho, g.Wo), dtype=np.float32)
+        for k, (g, (act, pool)) in enumerate(zip(self._geometry, self._stage_codes)):
+            conv = np.empty((N, g.filters, g.height, g.width), dtype=np.float32)
             activated = np.empty_like(conv)
-            if g.pool:
-                pooled = np.empty((N, spec.filters, g.Hq, g.Wq), dtype=np.float32)
-                winner = np.zeros((N, spec.filters, g.Hq, g.Wq), dtype=np.int64)
+            if pool:
+                pooled = np.empty((N, g.filters, g.pooled_height, g.pooled_width), dtype=np.float32)
+                winner = np.zeros((N, g.filters, g.pooled_height, g.pooled_width), dtype=np.int64)
             else:
-                pooled, winner = activated, np.zeros((N, spec.filters, 0, 0), dtype=np.int64)
-            run(h, self.params[2 * k], self.params[2 * k + 1], spec.stride, g.pad_top, g.pad_left, g.act,
-                np.float32(LEAKY_SLOPE), g.pool, spec.pool_size, spec.pool_stride, conv, activated, pooled, winner)
+                pooled, winner = activated, np.zeros((N, g.filters, 0, 0), dtype=np.int64)
+            run(h, self.params[2 * k], self.params[2 * k + 1], g.stride, g.pad_top, g.pad_left, act,
+                np.float32(LEAKY_SLOPE), pool, g.pool_size, g.pool_stride, conv, activated, pooled, winner)
             caches.append((h, conv, activated, winner))
             h = pooled
         h = h.reshape(N, -1)
@@ -374,7 +391,8 @@ class Network:
         return h, caches
 
     def forward(self, x, batch_size: int = 256) -> np.ndarray:
-        """Logits (N, classes) of a batch (N, C, H, W), computed in chunks of ``batch_size``."""
+        """Logits (N, classes) float32 of a batch (N, C, H, W), computed in chunks of ``batch_size``."""
+        batch_size = whole_number(batch_size, "batch_size", "Network.forward")
         x = self._as_batch(x)
         chunks = [self._forward_batch(x[s:s + batch_size])[0] for s in range(0, x.shape[0], batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.num_classes), np.float32)
@@ -389,13 +407,17 @@ class Network:
         Returns ``(loss, grads, logits)``; ``grads`` matches ``params``.
         """
         x = self._as_batch(x)
-        labels = np.asarray(labels)
-        if labels.shape != (x.shape[0],) or not np.issubdtype(labels.dtype, np.integer) \
-                or labels.min(initial=0) < 0 or labels.max(initial=0) >= self.num_classes:
-            raise ValueError(f"labels must be {x.shape[0]} integers in 0..{self.num_classes - 1}, one per image; "
-                             f"got shape {labels.shape}, dtype {labels.dtype}. Fix: pass the class index of each image.")
+        if x.shape[0] == 0:
+            refuse("Network.loss_and_grads", "x holds no images (N = 0): the mean loss of an empty batch is "
+                                             "undefined", "pass at least one image")
+        labels = integer_array(labels, "labels", "Network.loss_and_grads")
+        if labels.shape != (x.shape[0],) or labels.min(initial=0) < 0 or labels.max(initial=0) >= self.num_classes:
+            raise ValueError(f"Network.loss_and_grads: labels must be {x.shape[0]} integers in "
+                             f"0..{self.num_classes - 1}, one per image; got shape {labels.shape}"
+                             + (f", values {labels.min()}..{labels.max()}" if labels.size else "")
+                             + ". Fix: pass the class index of each image.")
         logits, caches = self._forward_batch(x)
-        loss, grad = _softmax_cross_entropy(logits, np.ascontiguousarray(labels, dtype=np.int64))
+        loss, grad = _softmax_cross_entropy(logits, labels)
         grads: list = [None] * len(self.params)
         n_conv = len(self.conv_specs)
         for k in range(len(self.layers) - 1, n_conv - 1, -1):
@@ -406,11 +428,11 @@ class Network:
                                       g.reshape(-1))
             grad, grads[2 * k], grads[2 * k + 1] = _dense_backward(h, self.params[2 * k], g)
         for k in range(n_conv - 1, -1, -1):
-            spec, g = self.conv_specs[k], self._geometry[k]
+            g, (act, pool) = self._geometry[k], self._stage_codes[k]
             h, conv, activated, winner = caches[k]
             grad_pooled = np.ascontiguousarray(grad.reshape((x.shape[0],) + self.reports[k].output_shape))
             grad, grads[2 * k], grads[2 * k + 1] = _stage_backward_parallel(
-                h, self.params[2 * k], spec.stride, g.pad_top, g.pad_left, g.act, np.float32(LEAKY_SLOPE), g.pool,
-                spec.pool_size, spec.pool_stride, conv, activated, winner, grad_pooled, k > 0)
+                h, self.params[2 * k], g.stride, g.pad_top, g.pad_left, act, np.float32(LEAKY_SLOPE), pool,
+                g.pool_size, g.pool_stride, conv, activated, winner, grad_pooled, k > 0)
         return float(loss), grads, logits
 

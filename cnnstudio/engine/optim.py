@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ._jit import kernel
+from .checks import array_shape, expect_shape, float32_array, refuse, writable
 
 
 @kernel
@@ -35,6 +36,29 @@ def _adam_step(param, grad, m, v, lr, beta1, beta2, one_minus_beta1, one_minus_b
         p[k] -= lr * (m_hat / (np.sqrt(v_hat) + eps) + weight_decay * p[k])
 
 
+def _checked_pairs(params, grads, state, where) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(param, grad) pairs after checking that the lists match each other and the optimizer's state.
+
+    ``state`` is one list of per-parameter buffers (velocities, moments), or None before the first step.
+    """
+    params, grads = list(params), list(grads)
+    if len(grads) != len(params):
+        refuse(where, f"params has {len(params)} arrays but grads has {len(grads)}",
+               "pass one gradient per parameter, in the same order (as Network.loss_and_grads returns them)")
+    pairs = []
+    for k, (p, g) in enumerate(zip(params, grads)):
+        writable(p, f"params[{k}]", where)
+        g = float32_array(g, f"grads[{k}]", where)
+        expect_shape(g, p.shape, f"grads[{k}]", where, f"pass the gradient of params[{k}], of the same shape")
+        pairs.append((p, g))
+    if state is not None and (len(state) != len(params) or any(s.shape != p.shape for s, p in zip(state, params))):
+        seen = [tuple(s.shape) for s in state]
+        refuse(where, f"this optimizer has state for parameters of shapes {seen}, but params now has shapes "
+                      f"{[tuple(p.shape) for p in params]}",
+               "use a new optimizer for a network of another architecture")
+    return pairs
+
+
 class SGD:
     """SGD with momentum: v = momentum * v + (g + wd * p); p -= lr * v."""
 
@@ -43,9 +67,11 @@ class SGD:
         self.velocity: list[np.ndarray] | None = None
 
     def step(self, params, grads):
+        """Update ``params`` (list of writable float32 arrays) in place from ``grads`` (one per param, same shapes)."""
+        pairs = _checked_pairs(params, grads, self.velocity, "SGD.step")
         if self.velocity is None:
-            self.velocity = [np.zeros_like(p) for p in params]
-        for p, g, v in zip(params, grads, self.velocity):
+            self.velocity = [np.zeros_like(p) for p, _ in pairs]
+        for (p, g), v in zip(pairs, self.velocity):
             _sgd_step(p, g, v, np.float32(self.lr), np.float32(self.momentum), np.float32(self.weight_decay))
 
 
@@ -59,24 +85,45 @@ class Adam:
         self.v: list[np.ndarray] | None = None
 
     def step(self, params, grads):
+        """Update ``params`` (list of writable float32 arrays) in place from ``grads`` (one per param, same shapes)."""
+        pairs = _checked_pairs(params, grads, self.m, "Adam.step")
         if self.m is None:
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
+            self.m = [np.zeros_like(p) for p, _ in pairs]
+            self.v = [np.zeros_like(p) for p, _ in pairs]
         self.t += 1
         c1 = np.float32(1 - self.beta1 ** self.t)
         c2 = np.float32(1 - self.beta2 ** self.t)
-        for p, g, m, v in zip(params, grads, self.m, self.v):
+        for (p, g), m, v in zip(pairs, self.m, self.v):
             _adam_step(p, g, m, v, np.float32(self.lr), np.float32(self.beta1), np.float32(self.beta2),
                        np.float32(1 - self.beta1), np.float32(1 - self.beta2), np.float32(self.eps),
                        np.float32(self.weight_decay), c1, c2)
 
 
+def _check_init(rng, shape, fans, where) -> tuple[int, ...]:
+    if not isinstance(rng, np.random.Generator):
+        refuse(where, f"rng has type {type(rng).__name__}, expected a numpy.random.Generator",
+               "pass np.random.default_rng(seed)")
+    shape = array_shape((shape,) if isinstance(shape, (int, np.integer)) else shape, "shape", where,
+                        fix="pass the weight array's shape, e.g. (Co, Ci, K, K)")
+    for name, value in fans:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            example = "Ci * K * K for a conv" if name == "fan_in" else "Co * K * K for a conv"
+            refuse(where, f"{name} = {value!r} must be an integer >= 1",
+                   f"pass the number of {'inputs' if name == 'fan_in' else 'outputs'} of one unit, e.g. {example}")
+    return shape
+
+
 def he_init(rng: np.random.Generator, shape, fan_in: int) -> np.ndarray:
-    """He (Kaiming) normal: N(0, 2 / fan_in), for ReLU layers."""
+    """He (Kaiming) normal: N(0, 2 / fan_in), for ReLU layers; float32 array of ``shape``."""
+    shape = _check_init(rng, shape, (("fan_in", fan_in),), "he_init")
     return (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
 
 
 def glorot_init(rng: np.random.Generator, shape, fan_in: int, fan_out: int) -> np.ndarray:
-    """Glorot (Xavier) uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)), for tanh/sigmoid/linear layers."""
+    """Glorot (Xavier) uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)), for tanh/sigmoid/linear layers.
+
+    Returns a float32 array of ``shape``.
+    """
+    shape = _check_init(rng, shape, (("fan_in", fan_in), ("fan_out", fan_out)), "glorot_init")
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, shape).astype(np.float32)

@@ -97,6 +97,61 @@ def resolve_padding(size: int, kernel: int, stride: int, padding: int | str) -> 
     return conv_output_size(size, kernel, stride, padding), Padding(padding, padding)
 
 
+@dataclass(frozen=True)
+class StageGeometry:
+    """The resolved sizes of one conv stage (conv -> activation -> pool) on a given input.
+
+    ``pad_top``/``pad_left`` zeros come before the input, ``pad_bottom``/``pad_right``
+    after it (the window may not reach all of those when the slide is not symmetric).
+    """
+
+    channels: int        # input channels
+    in_height: int
+    in_width: int
+    filters: int
+    kernel: int
+    stride: int
+    pad_top: int
+    pad_left: int
+    pad_bottom: int
+    pad_right: int
+    height: int          # conv and activation maps
+    width: int
+    activation: str
+    pool: str            # "max", "avg" or "none"
+    pool_size: int
+    pool_stride: int
+    pooled_height: int   # equal to height/width when pool is "none"
+    pooled_width: int
+
+    def map_shape(self, kind: str) -> tuple[int, int]:
+        """(height, width) of the stage's "conv", "activation" or "pooled" maps."""
+        return (self.pooled_height, self.pooled_width) if kind == "pooled" else (self.height, self.width)
+
+
+def resolve_stages(input_shape: tuple[int, int, int], conv_specs) -> list[StageGeometry]:
+    """Geometry of each conv stage on an input (C, H, W), stage after stage.
+
+    The specs must be valid on this input (see :func:`validate_layers`).  Outside the
+    engine, ask the network: ``Network.geometry(input_shape)`` checks the shape and caches.
+    """
+    channels, height, width = input_shape
+    stages = []
+    for spec in conv_specs:
+        out_h, pad_h = resolve_padding(height, spec.kernel, spec.stride, spec.padding)
+        out_w, pad_w = resolve_padding(width, spec.kernel, spec.stride, spec.padding)
+        if spec.pool == "none":
+            pooled_h, pooled_w = out_h, out_w
+        else:
+            pooled_h = conv_output_size(out_h, spec.pool_size, spec.pool_stride)
+            pooled_w = conv_output_size(out_w, spec.pool_size, spec.pool_stride)
+        stages.append(StageGeometry(channels, height, width, spec.filters, spec.kernel, spec.stride, pad_h.before,
+                                    pad_w.before, pad_h.after, pad_w.after, out_h, out_w, spec.activation, spec.pool,
+                                    spec.pool_size, spec.pool_stride, pooled_h, pooled_w))
+        channels, height, width = spec.filters, pooled_h, pooled_w
+    return stages
+
+
 def symmetric_fixes(size: int, kernel: int, stride: int, padding: int) -> list[str]:
     """Settings near (K, S, P) with which a window slides over ``size`` cells symmetrically."""
     fixes = []

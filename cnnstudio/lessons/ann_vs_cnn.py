@@ -10,8 +10,9 @@ Qt-free.  Two of the note's points, measured with our engine on the shipped digi
   -4..+4 pixels (zeros shifted in, no wrap-around).
 
 :func:`compare_steps` trains a dense network (flatten -> hidden -> 10) and a CNN
-on the same digits and measures both shift curves; it is a plain generator
-yielding :class:`Progress` and, last, the :class:`Comparison`, so the Qt side
+on the same digits, through the app's one training loop (``Trainer``), and
+measures both shift curves; it is a plain generator yielding
+:class:`ComparisonProgress` and, last, the :class:`Comparison`, so the Qt side
 decides which thread drives it.
 """
 from __future__ import annotations
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.engine import Adam, ConvSpec, DenseSpec, Network, default_layers, engine_threads, validate_layers
-
-from cnnstudio.training.trainer import shifted as shift_images  # noqa: F401  (one zero-fill shift for the whole app; views use it)
+from cnnstudio.engine import ConvSpec, DenseSpec, Network, default_layers, engine_threads, validate_layers
+from cnnstudio.io.datasets import Digits
+from cnnstudio.training import Progress, Trainer, TrainingSettings, shift_images
 
 ANN_LAYERS = [DenseSpec(64, "relu"), DenseSpec(10)]
 IMAGE_SIZES = (28, 64, 256)
@@ -93,20 +94,18 @@ def one_engine_thread():
     return engine_threads(1)
 
 
-def train_steps(network: Network, images, labels, epochs: int = 2, batch_size: int = 64, lr: float = 2e-3,
-                seed: int = 0):
-    """Train ``network`` in place with Adam, yielding ``(fraction done, batch loss)`` after every batch."""
-    rng = np.random.default_rng(seed)
-    optimizer = Adam(lr)
-    n = len(labels)
-    batches = -(-n // batch_size)
-    for epoch in range(epochs):
-        order = rng.permutation(n)
-        for b in range(batches):
-            index = order[b * batch_size:(b + 1) * batch_size]
-            loss, grads, _ = network.loss_and_grads(images[index], labels[index])
-            optimizer.step(network.params, grads)
-            yield (epoch * batches + b + 1) / (epochs * batches), loss
+def lesson_trainer(network: Network, images, labels, epochs: int = 2, batch_size: int = 64,
+                   learning_rate: float = 2e-3, seed: int = 0) -> Trainer:
+    """A ``Trainer`` for ``network`` on (N, C, H, W) ``images`` and (N,) ``labels``: Adam, no augmentation.
+
+    Its test set is empty: a lesson measures its networks its own way afterwards, so the
+    trainer spends no time evaluating (it checkpoints at each epoch end instead).
+    """
+    train = Digits(np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64), "lesson digits")
+    nothing = Digits(np.zeros((0, *network.input_shape), np.float32), np.zeros(0, np.int64), "no test digits")
+    settings = TrainingSettings(optimizer="adam", learning_rate=learning_rate, batch_size=batch_size, epochs=epochs,
+                                seed=seed)
+    return Trainer(network, train, nothing, settings)
 
 
 def accuracy(network: Network, images, labels) -> float:
@@ -126,12 +125,12 @@ def far_shift_mean(curves: dict[str, np.ndarray], shifts=SHIFTS) -> float:
 
 
 @dataclass
-class Progress:
-    """What :func:`compare_steps` is doing: ``fraction`` of the whole job done."""
+class ComparisonProgress:
+    """Where :func:`compare_steps` is: ``fraction`` of the whole job done (both trainings and the measuring)."""
 
-    stage: str        # "training the ANN", "training the CNN", "shifting the test digits"
+    stage: str                          # "training the ANN", "training the CNN", "shifting the test digits", "done"
     fraction: float
-    loss: float | None = None
+    training: Progress | None = None    # the trainer's progress, while a network trains
 
 
 @dataclass
@@ -157,7 +156,7 @@ def compare_steps(train, test, epochs: int = 2, train_size: int | None = None, t
                   shifts=SHIFTS, seed: int = 0):
     """Train the ANN and the CNN on ``train`` (``Digits``) and measure both on shifted ``test`` digits.
 
-    A generator: yields :class:`Progress` as it goes and the :class:`Comparison`
+    A generator: yields :class:`ComparisonProgress` as it goes and the :class:`Comparison`
     last.  ``train_size`` / ``test_size`` take a class-balanced-enough random subset
     (tests use a few hundred digits).
     """
@@ -171,16 +170,16 @@ def compare_steps(train, test, epochs: int = 2, train_size: int | None = None, t
     parts = (("training the ANN", ann, 0.0, 0.15), ("training the CNN", cnn, 0.15, 0.75))
     with one_engine_thread():
         for stage, network, base, share in parts:
-            for fraction, loss in train_steps(network, x, y, epochs=epochs, seed=seed):
-                yield Progress(stage, base + share * fraction, loss)
+            for progress in lesson_trainer(network, x, y, epochs=epochs, seed=seed).train_steps():
+                yield ComparisonProgress(stage, base + share * progress.fraction, progress)
         curves = {}
         for k, (name, network) in enumerate((("ann", ann), ("cnn", cnn))):
-            yield Progress("shifting the test digits", 0.9 + 0.05 * k)
+            yield ComparisonProgress("shifting the test digits", 0.9 + 0.05 * k)
             curves[name] = shift_accuracy(network, tx, ty, shifts)
     centre = list(shifts).index(0) if 0 in shifts else None
     ann_acc = float(curves["ann"]["horizontal"][centre]) if centre is not None else accuracy(ann, tx, ty)
     cnn_acc = float(curves["cnn"]["horizontal"][centre]) if centre is not None else accuracy(cnn, tx, ty)
-    yield Progress("done", 1.0)
+    yield ComparisonProgress("done", 1.0)
     yield Comparison(ann, cnn, tuple(shifts), curves["ann"], curves["cnn"], ann_acc, cnn_acc,
                      time.perf_counter() - start)
 

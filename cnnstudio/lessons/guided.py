@@ -43,6 +43,14 @@ class Lesson:
     settings: dict = field(default_factory=dict)
     phase: str | None = None
 
+    @property
+    def needs_conv_layers(self) -> bool:
+        """Whether the lesson works on the playground's conv layers (its kernels, settings, maps or step-through).
+
+        The X-or-O and ANN-vs-CNN lessons bring their own networks.
+        """
+        return bool(self.kernels or self.settings) or self.panel in ("maps", "step", "field")
+
 
 LESSONS = (
     Lesson("sobel", "Edge detection with Sobel",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.core.receptive_field import MapTarget, Rect, receptive_field, stage_geometry
+from cnnstudio.core.receptive_field import MapTarget, Rect, receptive_field
 
 BACKGROUND = 0.0
 GREY = 0.5
@@ -71,6 +71,31 @@ def occluded_images(image: np.ndarray, patch: int, stride: int, fill: float = BA
     return images, rows, cols
 
 
+def _check_occlusion_input(network, image, patch, stride, target) -> np.ndarray:
+    """The image as (H, W) float32, or a ValueError saying what does not fit and how to fix it."""
+    image = np.asarray(image, dtype=np.float32)
+    channels, height, width = network.input_shape
+    if channels != 1:
+        raise ValueError(f"occlusion_map: the network takes {channels} channels, but occlusion maps hide a patch "
+                         f"of one grey image. Fix: use a network with a one-channel input (1, H, W).")
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 2:
+        raise ValueError(f"occlusion_map: image has shape {image.shape}, expected one grey image ({height}, "
+                         f"{width}) or (1, {height}, {width}). Fix: convert it to grayscale (one channel).")
+    if image.shape != (height, width):
+        raise ValueError(f"occlusion_map: image is {image.shape[0]}x{image.shape[1]}, but the network takes "
+                         f"{height}x{width}. Fix: resize the image to {height}x{width} (e.g. MNIST framing).")
+    for name, value in (("patch", patch), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"occlusion_map: {name} = {value!r} must be a whole number of pixels >= 1. "
+                             f"Fix: use e.g. patch 8, stride 2.")
+    if target is not None and not 0 <= int(target) < network.num_classes:
+        raise ValueError(f"occlusion_map: target = {target} is not a class of this network (0.."
+                         f"{network.num_classes - 1}). Fix: pass a class index, or None for the predicted class.")
+    return image
+
+
 def occlusion_map(network, image, patch: int = 8, stride: int = 2, fill: float = BACKGROUND,
                   target: int | None = None, batch_size: int = 3) -> OcclusionMap:
     """How the probability of ``target`` (default: the predicted class) drops as a patch hides each region.
@@ -78,15 +103,15 @@ def occlusion_map(network, image, patch: int = 8, stride: int = 2, fill: float =
     Parameters
     ----------
     network : engine ``Network`` taking (1, H, W)
-    image : (H, W) float32, or (1, H, W)
+    image : (H, W) float32, or (1, H, W), of the network's size
     patch, stride : side of the grey square and its step, in pixels
     fill : the patch's value: 0 is the background, 0.5 mid-grey
     batch_size : images per engine call; the default 3 keeps the engine on its
         serial path, which is what a GUI thread should use while a trainer runs
+
+    Raises ``ValueError`` for a multi-channel network or image, or an image of another size.
     """
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim == 3:
-        image = image[0]
+    image = _check_occlusion_input(network, image, patch, stride, target)
     baseline = network.predict_proba(image[None, None])[0]
     target = int(np.argmax(baseline)) if target is None else int(target)
     images, rows, cols = occluded_images(image, patch, stride, fill)
@@ -122,7 +147,7 @@ class FieldStep:
 def map_choices(network, input_shape=None) -> list[tuple[str, int, str, tuple[int, int]]]:
     """Every map a unit can be picked from: ``(label, stage, kind, (height, width))``, input side first."""
     choices = []
-    for k, g in enumerate(stage_geometry(network, input_shape)):
+    for k, g in enumerate(network.geometry(input_shape)):
         choices.append((f"conv {k + 1}", k, "conv", (g.height, g.width)))
         if g.pool != "none":
             choices.append((f"pool {k + 1}", k, "pooled", (g.pooled_height, g.pooled_width)))
@@ -133,7 +158,7 @@ def field_growth(network, stage: int, kind: str, row: int, col: int, filter: int
                  input_shape=None) -> list[FieldStep]:
     """The unit's region on each earlier map, from the input up to the unit itself (conv and pooled maps)."""
     field = receptive_field(network, MapTarget(stage, kind, filter, row, col), input_shape=input_shape)
-    geometry = stage_geometry(network, input_shape)
+    geometry = network.geometry(input_shape)
     C, H, W = tuple(input_shape or network.input_shape)
     steps = []
     for region in reversed(field.regions):

@@ -20,8 +20,9 @@ The numbers are computed here in NumPy (float64) from the network's weights,
 not copied from the engine, so a test can check that replaying every step
 gives what the engine computed.
 
-Geometry: the window of output pixel (i, j) covers padded rows ``i*S ..
-i*S+K-1`` and columns ``j*S .. j*S+K-1``.  When ``(W - K + 2P)`` is not a
+Geometry (sizes and padding come from ``network.geometry``): the window of
+output pixel (i, j) covers padded rows ``i*S .. i*S+K-1`` and columns
+``j*S .. j*S+K-1``.  When ``(W - K + 2P)`` is not a
 multiple of S the window never reaches the last ``(W - K + 2P) % S`` rows or
 columns of the padded input: :attr:`StepThrough.uncovered` marks them and
 :attr:`StepThrough.slide_warnings` says why, in the study note's words, with a fix.
@@ -80,7 +81,7 @@ class AxisSlide:
 
 
 def axis_slide(axis: str, size: int, kernel: int, stride: int, padding) -> AxisSlide:
-    """The slide of one conv axis, for an int padding or ``"same"``."""
+    """The slide of one conv axis, for an int padding or ``"same"`` (settings not yet in a network)."""
     positions, pad = resolve_padding(size, kernel, stride, padding)
     return AxisSlide(axis, size, kernel, stride, pad.before, pad.after, positions)
 
@@ -250,11 +251,12 @@ class StepThrough:
         self.network, self.image, self.stage, self.filter = network, image, stage, filter
         self.spec = spec = specs[stage]
         self.trace = trace = network.forward_maps(image)
+        self.geometry = g = network.geometry(image.shape)[stage]
         stage_input = image if stage == 0 else trace.stages[stage - 1].pooled
         self.stage_input = stage_input.astype(np.float64)
-        C, H, W = stage_input.shape
-        self.rows = axis_slide("height", H, spec.kernel, spec.stride, spec.padding)
-        self.cols = axis_slide("width", W, spec.kernel, spec.stride, spec.padding)
+        H, W = g.in_height, g.in_width
+        self.rows = AxisSlide("height", H, g.kernel, g.stride, g.pad_top, g.pad_bottom, g.height)
+        self.cols = AxisSlide("width", W, g.kernel, g.stride, g.pad_left, g.pad_right, g.width)
         self.padded = _pad(self.stage_input, self.rows, self.cols)
         self.is_padding = np.ones(self.padded.shape[1:], dtype=bool)   # the border of zeros
         self.is_padding[self.rows.pad_before:self.rows.pad_before + H,
@@ -284,7 +286,7 @@ class StepThrough:
             self.pooled, self.winners, Hq, Wq = self.activation, None, 0, 0
         else:
             size, ps = spec.pool_size, spec.pool_stride
-            Hq, Wq = (Ho - size) // ps + 1, (Wo - size) // ps + 1
+            Hq, Wq = g.pooled_height, g.pooled_width
             pool_windows = np.lib.stride_tricks.sliding_window_view(self.activation, (size, size))[::ps, ::ps][:Hq, :Wq]
             self.pool_windows = pool_windows                              # (Hq, Wq, size, size)
             if spec.pool == "max":

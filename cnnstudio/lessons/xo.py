@@ -5,10 +5,10 @@ one 3x3 filter (6x6 -> 4x4 feature map), ReLU, 2x2 max pooling (-> 2x2), flatten
 (4 numbers), a dense layer to two logits and softmax over "X" and "O": 20
 trainable numbers in all, few enough to show every one of them.
 
-It trains in a fraction of a second on generated Xs and Os (each at every
-one-pixel shift, some with a pixel flipped), starting from StatQuest's
-diagonal filter, so that moving the X by a pixel shows the pooling's point:
-the CNN still says X.
+It trains in a fraction of a second (through the app's ``Trainer``) on
+generated Xs and Os (each at every one-pixel shift, some with a pixel
+flipped), starting from StatQuest's diagonal filter, so that moving the X by
+a pixel shows the pooling's point: the CNN still says X.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.engine import ConvSpec, DenseSpec, Network
-
-from cnnstudio.lessons.ann_vs_cnn import accuracy, one_engine_thread, shift_images, train_steps
 from cnnstudio.base.events import EventGroup
+from cnnstudio.engine import ConvSpec, DenseSpec, Network
+from cnnstudio.lessons.ann_vs_cnn import accuracy, lesson_trainer, one_engine_thread
+from cnnstudio.training import shift_images
 
 SIZE = 6
 CLASSES = ("X", "O")
@@ -83,8 +83,8 @@ def train_xo_network(restarts: int = 8, epochs: int = 30) -> tuple[Network, Trai
         for seed in range(1, restarts + 1):
             network = Network(XO_LAYERS, (1, SIZE, SIZE), seed=seed)
             network.weight(0)[0, 0] = np.eye(3, dtype=np.float32)
-            for _ in train_steps(network, images, labels, epochs=epochs, batch_size=64, lr=0.05, seed=seed):
-                pass
+            lesson_trainer(network, images, labels, epochs=epochs, batch_size=64, learning_rate=0.05,
+                           seed=seed).run()
             probabilities = network.predict_proba(clean_x)
             confidence = float(probabilities[np.arange(len(clean_y)), clean_y].min())
             x_fires = network.forward_maps(X_IMAGE).flat.sum() - network.forward_maps(O_IMAGE).flat.sum()

@@ -4,8 +4,10 @@
     drawing canvas          every feature map      prediction
     kernels                                        layer settings
 
-The window owns the models (a :class:`Playground` and a :class:`CanvasModel`),
-creates one view per panel and wires them:
+The window owns the models (a :class:`Playground`, a :class:`CanvasModel`, the training
+controller's session and the :class:`Document` that loads, saves and resets them), creates
+one view per panel and the two docks (Training, Explain), builds every menu itself, and
+wires them:
 
 - canvas ``image_changed`` -> ``playground.set_input(canvas.network_input())``,
   coalesced: a burst of mouse moves marks the input dirty and one posted
@@ -32,17 +34,18 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
                                QWidget)
 
-from cnnstudio.engine import set_engine_threads
 from cnnstudio.core.canvas import CanvasModel
+from cnnstudio.core.document import Document
 from cnnstudio.core.playground import Playground
-
+from cnnstudio.engine import set_engine_threads
+from cnnstudio.qt.lessons.dock import ExplainDock
 from cnnstudio.qt.panels.canvas_view import QtCanvas
 from cnnstudio.qt.panels.feature_maps import FIELD_COLOR, QtFeatureMaps
 from cnnstudio.qt.panels.kernel_editor import QtKernelEditor
 from cnnstudio.qt.panels.layer_settings import QtLayerSettings, layer_name
-from cnnstudio.qt.lessons.lessons_menu import install_explain_mode
 from cnnstudio.qt.panels.prediction_bars import QtPredictionBars
-from cnnstudio.qt.training.panel import install_training
+from cnnstudio.qt.training.dock import TrainingDock
+from cnnstudio.qt.training.worker import TrainingController
 
 DEFAULT_SIZE = (1400, 900)
 RECEPTIVE_FIELD_COLOUR = QColor(FIELD_COLOR)  # the same green as the outlines on the maps
@@ -90,13 +93,19 @@ class MainWindow(QMainWindow):
         self._flush_posted = False
         self._flushing = False
 
+        self.training_controller = TrainingController(self.playground, parent=self)
+        # The training thread ends before the widgets go: when the app quits or the window is deleted
+        # (QWidget emits ``destroyed`` before deleting its children, so the controller is still there).
+        QApplication.instance().aboutToQuit.connect(self.training_controller.shutdown)
+        self.destroyed.connect(self.training_controller.shutdown)
+        self.document = Document(self.playground, self.training_controller.session)
+
         self._build_panels()
         self._build_layout()
+        self._build_docks()
         self._build_menus()
         self._build_status_bar()
         self._wire()
-        install_explain_mode(self)
-        self.training = install_training(self)  # dock: train, evaluate, my digits; File > IDX/model actions; 0-9 keys
         self.resize(*DEFAULT_SIZE)
         self.playground.set_input(self.canvas_model.network_input())
         self.flush_updates()
@@ -146,11 +155,29 @@ class MainWindow(QMainWindow):
         self._left.setSizes([380, 480])
         self._right.setSizes([330, 530])
 
+    def _build_docks(self) -> None:
+        """Training (train, evaluate, my digits) and Explain (step-through, lessons' views), hidden under the maps."""
+        self.training = TrainingDock(self.playground, self.canvas_model, self.training_controller, self.document,
+                                     parent=self)
+        self.training.watch_digit_keys(self)  # 0-9 that reach the window (nobody typing) label the drawing
+        self.explain_dock = ExplainDock(self.playground, self.canvas_model, self)
+        self.explain_panel = self.explain_dock.panel
+        self.run_lesson = self.explain_dock.run_lesson
+        for dock in (self.training, self.explain_dock):
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            dock.hide()
+            dock.message.connect(self.statusBar().showMessage)
+        self.explain_dock.maps_requested.connect(self._show_maps)
+
     def _build_menus(self) -> None:
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open image...", self.open_image, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Save &screenshot...", self._ask_screenshot_path)
+        file_menu.addSeparator()
+        for action in (self.training.open_idx_action, self.training.save_model_action,
+                       self.training.load_model_action):
+            file_menu.addAction(action)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -159,8 +186,9 @@ class MainWindow(QMainWindow):
         # would make them ambiguous and neither would fire, so the menu only shows them.
         self.undo_stroke_action = self._action(edit_menu, "&Undo stroke\tCtrl+Z", self.canvas_model.undo)
         self.redo_stroke_action = self._action(edit_menu, "&Redo stroke\tCtrl+Shift+Z", self.canvas_model.redo)
-        self.undo_settings_action = self._action(edit_menu, "Undo &settings change", self.layer_settings.undo,
-                                                 "Ctrl+Alt+Z")
+        # one undo stack for kernel edits, settings changes, model loads and resets (core/undo.py)
+        self.undo_network_action = self._action(edit_menu, "Undo &network change", self.layer_settings.undo,
+                                                "Ctrl+Alt+Z")
         edit_menu.addSeparator()
         self._action(edit_menu, "&Clear canvas", self.canvas_model.clear, "Ctrl+Backspace")
         samples = edit_menu.addMenu("Draw sample &digit")
@@ -169,6 +197,7 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "Reset &kernels", self._reset_kernels)
 
         view_menu = menus.addMenu("&View")
+        view_menu.addAction(self.training.toggle_action)
         titles = {"canvas": "Canvas", "kernels": "Kernel editor", "maps": "Feature maps",
                   "prediction": "Prediction", "settings": "Layer settings"}
         self.view_actions = {}
@@ -187,6 +216,8 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self._action(view_menu, "&Reset layout", self.reset_layout)
 
+        menus.addMenu(self.explain_dock.lessons_menu)
+        self.lessons_menu = self.explain_dock.lessons_menu
         help_menu = menus.addMenu("&Help")
         self._action(help_menu, "&About CNN Studio", self.show_about)
 
@@ -220,6 +251,8 @@ class MainWindow(QMainWindow):
         events.activations_changed.connect(self._activations_changed)
         self.layer_settings.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self._history_changed()
+        self.playground.undo_stack.events.changed.connect(self._undo_stack_changed)
+        self._undo_stack_changed()
 
         self.feature_maps.hovered.connect(self._map_pixel_hovered)
         self.feature_maps.hover_left.connect(self._map_hover_left)
@@ -301,6 +334,19 @@ class MainWindow(QMainWindow):
     def _history_changed(self) -> None:
         self.undo_stroke_action.setEnabled(self.canvas_model.can_undo)
         self.redo_stroke_action.setEnabled(self.canvas_model.can_redo)
+
+    def _undo_stack_changed(self) -> None:
+        text = self.playground.undo_stack.undo_text
+        self.undo_network_action.setEnabled(text is not None)
+        self.undo_network_action.setText(f"Undo &{text}" if text else "Undo &network change")
+
+    def _show_maps(self) -> None:
+        self.feature_maps.setFocus()
+        self.statusBar().showMessage("Look at the feature maps in the middle of the window.", 6000)
+
+    def closeEvent(self, event) -> None:
+        self.explain_dock.stop_training()  # a lesson's training thread must not outlive the window
+        super().closeEvent(event)
 
     # -- linked hover
     def _map_pixel_hovered(self, pixel) -> None:

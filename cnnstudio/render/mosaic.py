@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.engine._jit import kernel
+from cnnstudio.engine import colorize_maps
 
 SCALE_MODES = ("map", "layer", "fixed")
 DEFAULT_FIXED_RANGE = 3.0
@@ -174,28 +174,6 @@ def mosaic_levels(maps, signed: bool, mode: str = "layer", fixed: float = DEFAUL
     return np.stack([low, high], axis=1)
 
 
-@kernel
-def _paint_mosaic(maps, low, high, lut, pitch_y, pitch_x, columns, out):
-    """Colour map f of ``maps`` (F, H, W) with lut[(v - low[f]) / (high[f] - low[f]) * (n - 1)] into ``out``."""
-    F, H, W = maps.shape
-    top = lut.shape[0] - 1
-    for f in range(F):
-        r0 = (f // columns) * pitch_y
-        c0 = (f % columns) * pitch_x
-        span = high[f] - low[f]
-        scale = top / span if span > 0 else 0.0
-        for i in range(H):
-            for j in range(W):
-                t = (maps[f, i, j] - low[f]) * scale
-                if not t >= 0.0:  # below the range, or NaN
-                    t = 0.0
-                elif t > top:
-                    t = top
-                entry = int(t + 0.5)
-                for ch in range(4):
-                    out[r0 + i, c0 + j, ch] = lut[entry, ch]
-
-
 def paint_mosaic(maps, layout: MosaicLayout, levels, signed: bool = True, lut=None,
                  byte_order: str = "rgba") -> np.ndarray:
     """Tile and colour ``maps`` (F, H, W) into a new (rows, cols, 4) uint8 array; gaps are transparent (all 0).
@@ -211,14 +189,11 @@ def paint_mosaic(maps, layout: MosaicLayout, levels, signed: bool = True, lut=No
                          f"{layout.height}x{layout.width}")
     if byte_order not in ("rgba", "bgra"):
         raise ValueError(f"unknown byte order {byte_order!r}; choose 'rgba' or 'bgra'")
-    levels = np.asarray(levels, dtype=np.float32)
     lut = colormap_lut(signed) if lut is None else lut
     if byte_order == "bgra":
-        lut = _BGRA[id(lut)] if id(lut) in _BGRA else lut[:, [2, 1, 0, 3]]
+        lut = _BGRA[id(lut)] if id(lut) in _BGRA else np.asarray(lut)[:, [2, 1, 0, 3]]
     rgba = np.zeros(layout.shape + (4,), dtype=np.uint8)
-    _paint_mosaic(maps, np.ascontiguousarray(levels[:, 0]), np.ascontiguousarray(levels[:, 1]),
-                  np.ascontiguousarray(lut, dtype=np.uint8), layout.pitch[0], layout.pitch[1], layout.columns, rgba)
-    return rgba
+    return colorize_maps(maps, levels, lut, rgba, layout.pitch, layout.columns)
 
 
 def build_mosaic(maps, signed: bool, mode: str = "layer", fixed: float = DEFAULT_FIXED_RANGE,

@@ -5,8 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from cnnstudio.core.canvas import (CanvasModel, fit_into, mnist_frame, resample,
-                                    sample_digit_strokes)
+from cnnstudio.core.canvas import CanvasModel, sample_digit_strokes
+from cnnstudio.imaging.framing import mnist_frame
+from cnnstudio.imaging.resample import fit_into, resample
 
 
 class Recorder:

@@ -121,3 +121,63 @@ def test_a_finite_edit_is_stored_as_float32():
     playground = Playground()
     playground.set_kernel_cell(0, 2, 0, 1, 1, 0.1)
     assert playground.network.weight(0)[2, 0, 1, 1] == np.float32(0.1)
+
+
+# ---------------------------------------------------------------- edges and undo
+
+def test_set_input_refuses_bad_images_and_keeps_the_old_one(playground):
+    good = np.zeros((28, 28), np.float32)
+    playground.set_input(good)
+    for bad, words in ((np.zeros((3, 28, 28)), "1-channel"), (np.full((28, 28), np.nan), "NaN"),
+                       (np.zeros((2, 2)), "Fix"), ("text", "array of numbers"), (np.zeros((1, 1, 28, 28)), "shape")):
+        with pytest.raises(ValueError, match=words):
+            playground.set_input(bad)
+        assert playground.input.shape == (1, 28, 28)
+    playground.set_input(np.zeros((64, 64)))  # a photo: only the conv stages run
+    assert not playground.input_fits_network
+
+
+def test_set_kernel_refuses_a_single_channel_kernel_for_a_multi_channel_layer(playground):
+    before = playground.network.weight(1)[0].copy()
+    with pytest.raises(ValueError, match=r"takes a kernel of shape \(8, 3, 3\).*channel=0\.\.7"):
+        playground.set_kernel(1, 0, np.ones((3, 3)))
+    np.testing.assert_array_equal(playground.network.weight(1)[0], before)
+    playground.set_kernel(1, 0, np.ones((3, 3)), channel=2)
+    assert (playground.network.weight(1)[0, 2] == 1).all() and (playground.network.weight(1)[0, 1] == before[1]).all()
+    for args, words in (((5, 0, np.ones((3, 3))), "no conv layer 6"), ((0, 8, np.ones((1, 3, 3))), "no filter 9"),
+                        ((1, 0, np.ones((3, 3)), 8), "no channel 9")):
+        with pytest.raises(ValueError, match=words):
+            playground.set_kernel(*args)
+    with pytest.raises(ValueError, match="no cell"):
+        playground.set_kernel_cell(0, 0, 0, 3, 0, 1.0)
+
+
+def test_one_undo_stack_takes_back_kernel_edits_settings_and_loads_in_order(playground):
+    original = playground.network.get_state()
+    playground.set_kernel_cell(0, 1, 0, 1, 1, 2.0)
+    playground.set_kernel_cell(0, 1, 0, 1, 1, 3.0)  # the same cell again: still one step
+    playground.set_bias(0, 2, 0.5)
+    playground.set_conv_settings(0, filters=4)
+    playground.set_network(Network(seed=5))
+    assert playground.undo_stack.undo_text == "model load"
+    assert playground.undo() == "model load" and playground.network.layers[0].filters == 4
+    assert playground.undo() == "settings change" and playground.network.layers[0].filters == 8
+    assert playground.undo() == "kernel edit" and playground.network.bias(0)[2] == original[1][2]
+    assert playground.undo() == "kernel edit"
+    assert all(np.array_equal(a, b) for a, b in zip(original, playground.network.params))
+    assert playground.undo() is None
+
+
+def test_undoing_a_settings_change_restores_the_reference_weights_too(playground):
+    reference = [p.copy() for p in playground.reference_state]
+    playground.set_network(Network(seed=5))  # a load: its weights become the reference
+    playground.set_conv_settings(0, filters=4)
+    playground.undo()
+    playground.undo()
+    assert all(np.array_equal(a, b) for a, b in zip(reference, playground.reference_state))
+
+
+def test_the_undo_stack_is_bounded(playground):
+    for k in range(playground.undo_stack.limit + 30):
+        playground.set_bias(0, k % 8, float(k))
+    assert len(playground.undo_stack) == playground.undo_stack.limit

@@ -8,7 +8,7 @@ import pytest
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.core.receptive_field import (MapTarget, Rect, conv_terms, describe_input_pixel, explain,
-                                             fed_by_input, receptive_field, stage_geometry)
+                                             fed_by_input, receptive_field)
 from drawings import a_drawn_seven
 
 
@@ -169,11 +169,26 @@ def test_fed_by_input_on_the_default_network_by_hand(network):
 
 def test_geometry_follows_a_larger_input(network):
     big = network.forward_maps(np.zeros((40, 50), np.float32))
-    geometry = stage_geometry(network, big.input.shape)
+    geometry = network.geometry(big.input.shape)
     assert [(g.height, g.width, g.pooled_height, g.pooled_width) for g in geometry] == \
         [s.conv.shape[1:] + s.pooled.shape[1:] for s in big.stages]
     field = receptive_field(network, MapTarget(1, "conv", 0, 9, 11), big)
     assert field.input_rect == Rect(2 * 9 - 3, 2 * 11 - 3, 2 * 9 + 4, 2 * 11 + 4)
+
+
+def test_geometry_of_same_padding_puts_the_odd_zero_after():
+    """K = 4, S = 1, 'same' on 10x9: 3 zeros per axis, 1 before and 2 after."""
+    network = Network([ConvSpec(2, 4, padding="same", pool="none"), DenseSpec(3)], input_shape=(1, 10, 9))
+    g, = network.geometry()
+    assert (g.pad_top, g.pad_bottom, g.pad_left, g.pad_right) == (1, 2, 1, 2)
+    assert (g.height, g.width) == (10, 9) == g.map_shape("pooled")
+    field = receptive_field(network, MapTarget(0, "conv", 0, 0, 8))
+    assert field.input_unclipped == Rect(-1, 7, 2, 10) and field.input_rect == Rect(0, 7, 2, 8)
+
+
+def test_an_input_the_conv_stages_cannot_take_is_refused(network):
+    with pytest.raises(ValueError, match=r"layer 2 \(conv 2\).*Fix"):
+        fed_by_input(network, 0, 0, input_shape=(1, 2, 2))
 
 
 # ---------------------------------------------------------------- the arithmetic

@@ -8,7 +8,8 @@ tests/qt/test_canvas_view.py.
 import numpy as np
 import pytest
 
-from cnnstudio.core.canvas import CanvasModel, to_gray
+from cnnstudio.core.canvas import CanvasModel
+from cnnstudio.imaging.gray import to_gray
 
 
 def ink_on_transparent(ink_rgb, size=16) -> np.ndarray:

@@ -4,9 +4,9 @@ import pytest
 
 from cnnstudio.engine import Network
 from cnnstudio.lessons import ann_vs_cnn
-from cnnstudio.lessons.ann_vs_cnn import (ANN_LAYERS, cnn_layers, far_shift_mean, run_comparison, shift_images,
-                                        weight_growth, weight_rows)
 from cnnstudio.io.datasets import load_mnist_5k
+from cnnstudio.lessons.ann_vs_cnn import ANN_LAYERS, cnn_layers, far_shift_mean, run_comparison, weight_growth, weight_rows
+from cnnstudio.training import shift_images
 
 
 @pytest.mark.parametrize("layers", [ANN_LAYERS, cnn_layers()])

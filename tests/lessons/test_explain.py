@@ -134,3 +134,18 @@ def test_the_pool_phase_title_names_the_kind_of_pooling(digit, pool, title):
     assert step_through.phase_title() == title
     assert step_through.phase_title("conv") == "Convolution: the kernel slides over the input"
     assert ("max" in step_through.phase_title()) == (pool == "max")
+
+
+@pytest.mark.parametrize("spec", [ConvSpec(2, 4, stride=3, padding="same"), ConvSpec(2, 5, stride=2, padding=1)])
+def test_the_slides_are_the_networks_geometry(spec):
+    """The replay takes its padding and sizes from network.geometry; axis_slide gives the same numbers."""
+    network = Network([spec, DenseSpec(10)], input_shape=(1, 20, 17), seed=0)
+    step_through = StepThrough(network, np.zeros((20, 17), np.float32))
+    g = network.geometry()[0]
+    assert step_through.geometry == g
+    rows, cols = step_through.rows, step_through.cols
+    assert (rows.pad_before, rows.pad_after, rows.positions) == (g.pad_top, g.pad_bottom, g.height)
+    assert (cols.pad_before, cols.pad_after, cols.positions) == (g.pad_left, g.pad_right, g.width)
+    assert rows == axis_slide("height", 20, spec.kernel, spec.stride, spec.padding)
+    assert cols == axis_slide("width", 17, spec.kernel, spec.stride, spec.padding)
+    assert step_through.pooled.shape == g.map_shape("pooled")

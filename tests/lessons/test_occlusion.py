@@ -1,9 +1,11 @@
 """Occlusion maps and receptive fields."""
+import re
+
 import numpy as np
 import pytest
 
 from cnnstudio.engine import Network
-from cnnstudio.lessons.ann_vs_cnn import cnn_layers, one_engine_thread, train_steps
+from cnnstudio.lessons.ann_vs_cnn import cnn_layers, lesson_trainer, one_engine_thread
 from cnnstudio.io.datasets import load_mnist_5k
 from cnnstudio.lessons.occlusion import field_growth, field_sizes, occlusion_map, patch_positions
 
@@ -13,8 +15,7 @@ def trained():
     train, test = load_mnist_5k()
     network = Network(cnn_layers(), seed=0)
     with one_engine_thread():
-        for _ in train_steps(network, train.images[::2], train.labels[::2], epochs=2, lr=4e-3):
-            pass
+        lesson_trainer(network, train.images[::2], train.labels[::2], epochs=2, learning_rate=4e-3).run()
     return network, test
 
 
@@ -45,3 +46,31 @@ def test_receptive_field_grows_layer_by_layer():
     growth = field_growth(network, 1, "pooled", 3, 3)
     assert [step.label for step in growth] == ["input", "conv 1", "pool 1", "conv 2", "pool 2"]
     assert growth[0].rect.height == 10 and growth[-1].rect.height == 1
+
+
+@pytest.mark.parametrize("network, image, words", [
+    (Network(seed=0), np.zeros((3, 28, 28), np.float32), ["(3, 28, 28)", "grayscale"]),
+    (Network(seed=0), np.zeros((2, 1, 28, 28), np.float32), ["(2, 1, 28, 28)", "one grey image"]),
+    (Network(seed=0), np.zeros((64, 48), np.float32), ["64x48", "28x28", "resize"]),
+    (Network(input_shape=(3, 28, 28), seed=0), np.zeros((3, 28, 28), np.float32), ["3 channels", "one-channel"]),
+])
+def test_an_input_that_does_not_fit_is_refused(network, image, words):
+    with pytest.raises(ValueError) as refused:
+        occlusion_map(network, image)
+    message = str(refused.value)
+    assert message.startswith("occlusion_map: ") and "Fix: " in message, message
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+@pytest.mark.parametrize("arguments, word", [({"patch": 0}, "patch = 0"), ({"stride": 1.5}, "stride = 1.5"),
+                                              ({"target": 10}, "target = 10")])
+def test_impossible_patch_stride_or_target_is_refused(arguments, word):
+    with pytest.raises(ValueError, match=rf"{re.escape(word)}.*Fix"):
+        occlusion_map(Network(seed=0), np.zeros((28, 28), np.float32), **arguments)
+
+
+def test_a_one_channel_image_with_its_channel_axis_is_accepted():
+    network, image = Network(seed=0), np.random.default_rng(0).random((28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(occlusion_map(network, image[None], patch=14, stride=14).drop,
+                                  occlusion_map(network, image, patch=14, stride=14).drop)

@@ -10,7 +10,8 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDropEvent, QImage, QInputDe
 from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QMainWindow, QPushButton, QWidget
 
 from cnnstudio import cli
-from cnnstudio.core.canvas import CanvasModel, resample
+from cnnstudio.core.canvas import CanvasModel
+from cnnstudio.imaging.resample import resample
 from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, load_model
 from cnnstudio.qt.panels.canvas_view import QtCanvas
 
@@ -265,7 +266,7 @@ def pictures(folder) -> dict[str, tuple[int, str]]:
     files["dark on white"] = 3, save_array(folder / "dark.png", to_uint8(1 - ink_of(3)), QImage.Format_Grayscale8)
     files["grayscale, light on dark"] = 5, save_array(folder / "light.png", to_uint8(0.1 + 0.8 * ink_of(5)),
                                                       QImage.Format_Grayscale8)
-    big = np.zeros((1300, 1100, 4), np.uint8)  # larger than Qt's shrink limit, not square
+    big = np.zeros((1300, 1100, 4), np.uint8)  # larger than the decoder's shrink limit (MAX_SIDE), not square
     big[..., :3] = 255
     big[100:1200, :, 3] = to_uint8(resample(ink_of(9, 256), (1100, 1100)))
     files["large white on transparent"] = 9, save_array(folder / "large.png", big, QImage.Format_RGBA8888)

@@ -12,17 +12,22 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QVBoxLayout, QWidget
 
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.lessons.ann_vs_cnn import ANN_LAYERS, cnn_layers
 from cnnstudio.lessons.step_through import PHASES
 from cnnstudio.lessons.guided import LESSONS, sample_digit_image
+from cnnstudio.core.canvas import CanvasModel
 from cnnstudio.core.playground import Playground
 from cnnstudio.qt.lessons.ann_vs_cnn_view import AnnVsCnnView
-from cnnstudio.render.mosaic import DIVERGING_LUT
-from cnnstudio.qt.lessons.explain_view import EMPTY, ExplainView, GridView, OcclusionView, ReceptiveFieldView, symmetric_levels
+from cnnstudio.qt.lessons.dock import ExplainDock
+from cnnstudio.qt.lessons.field_view import ReceptiveFieldView
+from cnnstudio.qt.lessons.grid_view import EMPTY, GridView, symmetric_levels
+from cnnstudio.qt.lessons.occlusion_view import OcclusionView
+from cnnstudio.qt.lessons.step_view import ExplainView
 from cnnstudio.qt.lessons.xo_view import XOView
+from cnnstudio.render.mosaic import DIVERGING_LUT
 
 
 @pytest.fixture
@@ -335,7 +340,7 @@ def test_the_step_through_follows_the_network_losing_and_regaining_conv_layers(q
     playground.set_network(Network(*DENSE_ONLY))
     qtbot.waitUntil(lambda: view.no_conv_label.isVisible())
     assert view.model is None and not view.playing and not view.steps_widget.isVisible()
-    playground.undo_settings()
+    playground.undo()
     qtbot.waitUntil(lambda: view.steps_widget.isVisible())
     assert not view.no_conv_label.isVisible()
     view.model.go_to(view.model.span("conv").stop - 1)
@@ -421,24 +426,33 @@ def test_occlusion_view_is_live(qtbot, digit):
 
 
 def test_each_lesson_loads_from_the_menu(qtbot):
-    from cnnstudio.qt.lessons.lessons_menu import install_explain_mode
-    from cnnstudio.qt.main_window import MainWindow
-
-    window = MainWindow()
+    window = QMainWindow()   # the dock needs no more of a window than this
     qtbot.addWidget(window)
-    panel = getattr(window, "explain_panel", None) or install_explain_mode(window)
-    menu = window.lessons_menu
+    playground = Playground()
+    dock = ExplainDock(playground, CanvasModel(), window)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    dock.hide()
+    window.menuBar().addMenu(dock.lessons_menu)
+    panel, menu = dock.panel, dock.lessons_menu
     assert menu.title().replace("&", "") == "Lessons"
     actions = [a for a in menu.actions() if a.data()]
     assert [a.data() for a in actions] == [lesson.key for lesson in LESSONS]
     for action, lesson in zip(actions, LESSONS):
         action.trigger()
-        window.flush_updates()
         assert panel.lesson is lesson and lesson.title in panel.banner.text()
         if lesson.panel != "maps":
             assert panel.tabs.currentWidget().objectName() == lesson.panel
-        spec = window.playground.network.conv_specs[0]
+        spec = playground.network.conv_specs[0]
         assert spec.stride == lesson.settings.get("stride", 1)
         for filter, name in lesson.kernels:
-            assert window.playground.network.bias(0)[filter] == 0
-    assert window.explain_dock.isVisibleTo(window)
+            assert playground.network.bias(0)[filter] == 0
+    assert dock.isVisibleTo(window)
+
+
+def test_a_lesson_about_the_feature_maps_links_to_the_window_and_says_so(qtbot):
+    dock = ExplainDock(Playground(), CanvasModel())
+    qtbot.addWidget(dock)
+    sobel = next(lesson for lesson in LESSONS if lesson.panel == "maps")
+    with qtbot.waitSignal(dock.message) as said, qtbot.waitSignal(dock.maps_requested):
+        dock.run_lesson(sobel)   # its panel is the window's feature maps
+    assert said.args == [f"Lesson: {sobel.title}", 6000] and "href='panel:maps'" in dock.panel.banner.text()

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from cnnstudio.engine import Network
 from cnnstudio.io.datasets import Digits, load_mnist_5k
 from cnnstudio.core.playground import Playground
-from cnnstudio.training.trainer import GRADIENT_SMOOTHING, TrainingSettings
+from cnnstudio.training import GRADIENT_SMOOTHING, TrainingSettings
 from cnnstudio.qt.panels.kernel_editor import DOWN, UP, QtKernelEditor
 from cnnstudio.qt.training.panel import QtTrainingPanel
 from cnnstudio.qt.training.worker import TrainingController

@@ -19,12 +19,13 @@ from PySide6.QtCore import QCoreApplication, QThread, Qt, Signal
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from cnnstudio.lessons.ann_vs_cnn import (ANN_LAYERS, Comparison, Progress, cnn_layers, compare_steps, far_shift_mean,
-                                        shift_images, weight_growth, weight_rows)
 from cnnstudio.io.datasets import load_mnist_5k
+from cnnstudio.lessons.ann_vs_cnn import (ANN_LAYERS, Comparison, ComparisonProgress, cnn_layers, compare_steps,
+                                        far_shift_mean, weight_growth, weight_rows)
 from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT
+from cnnstudio.training import shift_images
 
-from cnnstudio.qt.lessons.explain_view import GridView, _label, symmetric_levels
+from .grid_view import GridView, rich_label, symmetric_levels
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -48,7 +49,7 @@ class ComparisonWorker(QThread):
         for item in compare_steps(self.train, self.test, **self.options):
             if self.isInterruptionRequested():  # asked to stop between two batches, never killed
                 return
-            if isinstance(item, Progress):
+            if isinstance(item, ComparisonProgress):
                 self.progressed.emit(item.fraction, item.stage)
             else:
                 self.finished_comparison.emit(item)
@@ -90,7 +91,7 @@ class AnnVsCnnView(QWidget):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(_label(
+        layout.addWidget(rich_label(
             "<b>Why not an ANN?</b> <span style='color:#555'>The study note: an n*n image makes a <i>large weight "
             "matrix</i>, and <i>if one or two pixel shifted, the predicted result will change dramatically in "
             "ANN</i>. Both networks below are trained here on the same 4,000 digits.</span>"))
@@ -121,11 +122,11 @@ class AnnVsCnnView(QWidget):
             table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
             table.horizontalHeader().setStretchLastSection(True)
         weights = QVBoxLayout()
-        weights.addWidget(_label("<b>(a) Weights, layer by layer</b> (28x28 input)"))
+        weights.addWidget(rich_label("<b>(a) Weights, layer by layer</b> (28x28 input)"))
         weights.addWidget(self.layer_table, 3)
-        weights.addWidget(_label("<b>Total weights as the image grows</b>"))
+        weights.addWidget(rich_label("<b>Total weights as the image grows</b>"))
         weights.addWidget(self.growth_table, 2)
-        self.growth_note = _label(style="color: #555;")
+        self.growth_note = rich_label(style="color: #555;")
         weights.addWidget(self.growth_note)
         grid.addLayout(weights, 0, 0)
 
@@ -145,14 +146,14 @@ class AnnVsCnnView(QWidget):
                     symbolBrush=colour, name=f"{name.upper()} {axis}")
         plot_box = QVBoxLayout()
         plot_box.addWidget(self.shift_plot, 1)
-        self.shift_note = _label(style="color: #555;")
+        self.shift_note = rich_label(style="color: #555;")
         plot_box.addWidget(self.shift_note)
         grid.addLayout(plot_box, 0, 1)
 
         # (c) the drawing, shifted, and both predictions
         live = QVBoxLayout()
-        live.addWidget(_label("<b>(c) Your drawing</b> <span style='color:#555'>(arrow keys shift it; click "
-                              "here first)</span>"))
+        live.addWidget(rich_label("<b>(c) Your drawing</b> <span style='color:#555'>(arrow keys shift it; click "
+                                  "here first)</span>"))
         self.drawing_view = GridView("shift (0, 0)")
         live.addWidget(self.drawing_view, 2)
         self.bars = pg.PlotWidget(background="w")
@@ -168,7 +169,7 @@ class AnnVsCnnView(QWidget):
         self.bars.addItem(self.ann_bars)
         self.bars.addItem(self.cnn_bars)
         live.addWidget(self.bars, 2)
-        self.prediction_label = _label()
+        self.prediction_label = rich_label()
         live.addWidget(self.prediction_label)
         grid.addLayout(live, 0, 2)
         grid.setColumnStretch(0, 3)
@@ -177,8 +178,8 @@ class AnnVsCnnView(QWidget):
         layout.addLayout(grid, 1)
 
         kernels = QHBoxLayout()
-        self.kernels_label = _label("<b>The CNN's first-layer kernels</b> <span style='color:#555'>appear here "
-                                    "after training.</span>")
+        self.kernels_label = rich_label("<b>The CNN's first-layer kernels</b> <span style='color:#555'>appear here "
+                                        "after training.</span>")
         self.kernels_label.setMaximumWidth(260)
         kernels.addWidget(self.kernels_label)
         self.kernel_views = []

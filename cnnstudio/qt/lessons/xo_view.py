@@ -12,10 +12,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
 from cnnstudio.lessons.xo import XOLesson
+from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
 
-from cnnstudio.qt.lessons.explain_view import CURRENT, WINDOW, GridView, _label, _operator, symmetric_levels
+from .grid_view import CURRENT, WINDOW, GridView, operator_label, rich_label, symmetric_levels
 
 ARROWS = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1), Qt.Key.Key_Up: (-1, 0), Qt.Key.Key_Down: (1, 0)}
 
@@ -29,7 +29,7 @@ class XOView(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(_label(
+        layout.addWidget(rich_label(
             "<b>X or O?</b> The StatQuest example: one 3x3 filter, ReLU, 2x2 max pooling, then a small ANN and "
             "softmax. <span style='color:#555'>Arrow keys move the picture by a pixel; click a cell to flip it. "
             "Max pooling keeps each window's largest value wherever it sits in the window, so the CNN can "
@@ -81,11 +81,11 @@ class XOView(QWidget):
             flow.addWidget(view, 0, 2 * k)
             flow.setColumnStretch(2 * k, 3 if view in (self.image_view, self.conv_view, self.relu_view) else 2)
             if op:
-                flow.addWidget(_operator(op), 0, 2 * k + 1)
+                flow.addWidget(operator_label(op), 0, 2 * k + 1)
         flow.addWidget(self.bias_label, 1, 2)
         flow.addWidget(self.dense_bias_label, 1, 12)
         layout.addLayout(flow, 1)
-        self.explanation = _label(style="color: #2b2f36;")
+        self.explanation = rich_label(style="color: #2b2f36;")
         layout.addWidget(self.explanation)
 
         self.lesson.events.trace_changed.connect(self.refresh)

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from cnnstudio.core.canvas import DIGIT_SIZE, IMAGE_SIZES, CanvasModel
+from cnnstudio.imaging.files import ImageFileError, read_rgba
+from cnnstudio.qt.widgets.qimage import qimage_rgba
 
-from cnnstudio.qt.widgets.image_file import ImageFileError, qimage_rgba, read_rgba
-
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 MIN_IMAGE_SIDE = 280  # on-screen pixels: 10 per digit pixel
 _GRID_COLOR = QColor(255, 255, 255, 26)  # faint on black ink-free pixels, invisible on white ink
 _ERROR_COLOR = "#e5534b"  # readable on dark and light palettes
@@ -167,7 +167,7 @@ class QtCanvas(QWidget):
         self.redo_button = tool_button("canvas_redo", "Redo", "Redo (Ctrl+Shift+Z)", self.model.redo)
         self.clear_button = tool_button("canvas_clear", "Clear", "Erase everything (undoable)", self.model.clear)
         self.open_button = tool_button("canvas_open", "Open…",
-                                       "Open a PNG, JPEG or BMP image (or drop one on the canvas)",
+                                       "Open a PNG, JPEG, BMP, GIF, WebP or TIFF image (or drop one on the canvas)",
                                        self.open_image_dialog)
 
         self.size_combo = QComboBox(self._toolbar)
@@ -233,12 +233,12 @@ class QtCanvas(QWidget):
             self.update(self.image_rect().adjusted(-3, -3, 3, 3))
 
     def load_image_file(self, path: str) -> bool:
-        """Load a PNG/JPEG/BMP file onto the canvas; on failure show why and keep the drawing."""
+        """Load an image file onto the canvas; on failure show why (and the fix) and keep the drawing."""
         name = Path(path).name
         try:
             rgba = read_rgba(path)
-        except ImageFileError:
-            self.show_message(f"Could not open “{name}”: it is not a PNG, JPEG or BMP image Qt can read.")
+        except ImageFileError as error:
+            self.show_message(f"Could not open “{name}”: it {error.problem}. Fix: {error.fix}.")
             return False
         return self._load_pixels(rgba, name)
 

@@ -33,10 +33,6 @@ ACTIVATION_NAMES = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "tanh": "tanh", 
                     "none": "no activation"}
 
 
-def stage_geometry(network, input_shape=None):  # deprecated forwarder: use network.geometry(input_shape)
-    return network.geometry(input_shape)
-
-
 # ---------------------------------------------------------------- results
 
 @dataclass(frozen=True)

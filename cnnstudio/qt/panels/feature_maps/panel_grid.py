@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from cnnstudio.core.receptive_field import ACTIVATION_NAMES, stage_geometry
+from cnnstudio.core.receptive_field import ACTIVATION_NAMES
 from cnnstudio.qt.panels.feature_maps.captions import Caption, ColorBar
 from cnnstudio.qt.panels.feature_maps.mosaic_panel import MosaicPanel
 from cnnstudio.qt.panels.feature_maps.style import MAP_GAP
@@ -49,7 +49,7 @@ def build_panel_grid(network, input_shape) -> PanelGrid:
     graphics.setContentsMargins(4, 2, 4, 2)
     panels: dict[tuple[int, str], MosaicPanel] = {}
     layer_views: list[list[MosaicPanel]] = []
-    geometry = stage_geometry(network, input_shape)
+    geometry = network.geometry(input_shape)
     shapes = expected_shapes(geometry, input_shape)
     grid = graphics.layout
     column = 0

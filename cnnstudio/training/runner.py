@@ -116,7 +116,48 @@ class StepRunner:
         self.report.weights(self.trainer.network.get_state(), self.trainer.kernel_gradients())
 
 
-class InlineDriver:
+class DriverCommands:
+    """The commands a session sends its driver; each returns the command's token (1, 2, ... in the order sent).
+
+    A driver defines ``_send(command, payload) -> token``, which hands the command to its ``StepRunner``
+    (at once, or queued for the runner's thread).
+    """
+
+    def _send(self, command: str, payload=None) -> int:
+        raise NotImplementedError
+
+    def start(self, trainer) -> int:
+        """Train ``trainer`` (whose network the driver now owns) until paused, stopped or done."""
+        return self._send("start", trainer)
+
+    def start_paused(self, trainer) -> int:
+        """Take ``trainer`` but wait (without a ``paused`` report) for ``step_once`` or ``resume``."""
+        return self._send("start_paused", trainer)
+
+    def resume(self) -> int:
+        return self._send("resume")
+
+    def pause(self) -> int:
+        return self._send("pause")
+
+    def step_once(self) -> int:
+        """Train one mini-batch, then wait (starts nothing if the session is over)."""
+        return self._send("step")
+
+    def stop(self) -> int:
+        """End the session between two steps; ``finished`` follows."""
+        return self._send("stop")
+
+    def set_state(self, state) -> int:
+        """Replace the trained network's weights with ``state`` (a list of array copies) before the next step."""
+        return self._send("state", state)
+
+    def set_locked(self, locked) -> int:
+        """Replace the set of ``(layer, filter)`` kernels training must leave alone."""
+        return self._send("locked", frozenset(locked))
+
+
+class InlineDriver(DriverCommands):
     """A session driver that runs on the calling thread: commands are taken at once, steps when ``advance`` is called.
 
     For tests and scripts: ``session = TrainingSession(playground, InlineDriver())`` (the session
@@ -135,30 +176,6 @@ class InlineDriver:
         token = next(self._tokens)
         self.runner.obey(command, payload, token)
         return token
-
-    def start(self, trainer) -> int:
-        return self._send("start", trainer)
-
-    def start_paused(self, trainer) -> int:
-        return self._send("start_paused", trainer)
-
-    def resume(self) -> int:
-        return self._send("resume")
-
-    def pause(self) -> int:
-        return self._send("pause")
-
-    def step_once(self) -> int:
-        return self._send("step")
-
-    def stop(self) -> int:
-        return self._send("stop")
-
-    def set_state(self, state) -> int:
-        return self._send("state", state)
-
-    def set_locked(self, locked) -> int:
-        return self._send("locked", frozenset(locked))
 
     def advance(self, steps: int = 1) -> int:
         """Run up to ``steps`` steps while running; returns how many ran."""

@@ -20,13 +20,13 @@ from types import SimpleNamespace
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from cnnstudio.training.runner import WEIGHTS_PER_SECOND, StepRunner
+from cnnstudio.training.runner import WEIGHTS_PER_SECOND, DriverCommands, StepRunner
 from cnnstudio.training.session import TrainingSession
 
 __all__ = ["TrainingController", "TrainingWorker", "WEIGHTS_PER_SECOND"]
 
 
-class TrainingWorker(QObject):
+class TrainingWorker(QObject, DriverCommands):
     """Runs a ``StepRunner`` in the thread it is moved to, one trainer (session) at a time.
 
     The engine's parallel kernels get every core but one when called from that thread, so
@@ -75,38 +75,8 @@ class TrainingWorker(QObject):
     def trainer(self):
         return self.runner.trainer
 
-    # ------------------------------------------------------------------ commands (any thread)
-    def start(self, trainer) -> int:
-        """Train ``trainer`` (whose network this worker now owns) until paused, stopped or done."""
-        return self._request("start", trainer)
-
-    def start_paused(self, trainer) -> int:
-        """Take ``trainer`` but wait (without a ``paused`` signal) for ``step_once`` or ``resume``."""
-        return self._request("start_paused", trainer)
-
-    def resume(self) -> int:
-        return self._request("resume")
-
-    def pause(self) -> int:
-        return self._request("pause")
-
-    def step_once(self) -> int:
-        """Train one mini-batch, then wait (starts nothing if the session is over)."""
-        return self._request("step")
-
-    def stop(self) -> int:
-        """End the session between two steps; ``finished`` follows."""
-        return self._request("stop")
-
-    def set_state(self, state) -> int:
-        """Replace the trained network's weights with ``state`` (a list of array copies) before the next step."""
-        return self._request("state", state)
-
-    def set_locked(self, locked) -> int:
-        """Replace the set of ``(layer, filter)`` kernels training must leave alone."""
-        return self._request("locked", frozenset(locked))
-
-    def _request(self, command: str, payload=None) -> int:
+    # ------------------------------------------------------------------ commands (any thread): DriverCommands
+    def _send(self, command: str, payload=None) -> int:
         with self._lock:
             self._tokens += 1
             token = self._tokens

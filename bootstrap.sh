@@ -44,6 +44,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
+# Compile the engine's kernels now (a second when they are cached: the cache follows the engine's sources),
+# so the app's first training run, and a quit during it, never wait tens of seconds for the compiler.
+.venv/bin/python -m cnnstudio.engine.warmup || echo "bootstrap: the kernels will compile on first use" >&2
+
 case "$mode" in
     run)  exec .venv/bin/cnnstudio "$@" ;;
     test) export QT_QPA_PLATFORM=offscreen; exec .venv/bin/python -m pytest "$@" ;;

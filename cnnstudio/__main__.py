@@ -13,7 +13,11 @@ HEADLESS_COMMANDS = ("train", "predict")
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in HEADLESS_COMMANDS:
-        from cnnstudio.cli import main as headless_main
+        try:  # Ctrl+C while NumPy loads, before the command takes the signal itself (cli.CtrlC)
+            from cnnstudio.cli import main as headless_main
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
         return headless_main(argv)
     from cnnstudio.app import run
     return run(argv)

@@ -12,20 +12,34 @@ ink on light paper inverted to MNIST's light on dark, fitted to 28x28, MNIST
 framing unless ``--no-framing``).
 
 Every error ends the command with a one-line message on stderr and a non-zero
-exit code (1: a file or the data, 2: the command line), never a traceback.
+exit code, never a traceback (see ``EXIT_CODES``).  Ctrl+C stops ``train`` between two
+steps and ``predict`` between two images: "interrupted ..." on stderr, exit code 130,
+nothing half-written; a second Ctrl+C quits at once.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_ERROR, EXIT_USAGE, EXIT_BLANK, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_CODES = f"""exit codes:
+  0    done
+  {EXIT_ERROR}    a file or the data is wrong (the message says which and how to fix it)
+  {EXIT_USAGE}    the command line is wrong
+  {EXIT_BLANK}    predict: an image is blank (nothing drawn), so it gets no prediction
+  {EXIT_INTERRUPTED}  interrupted (Ctrl+C); train then saves nothing and leaves --out as it was"""
+# Ink must differ from the paper by this much (0..1) to count as drawn: the MNIST framing's ink threshold.
+INK_CONTRAST = 0.05
 
 
 class CommandError(Exception):
@@ -43,12 +57,49 @@ class _Parser(argparse.ArgumentParser):
         raise CommandError(f"{self.prog}: {message} (see {self.prog} --help)", EXIT_USAGE)
 
 
+class CtrlC:
+    """While active, Ctrl+C (SIGINT) asks the command to stop at its next safe point instead of raising.
+
+    NOTE: a ``KeyboardInterrupt`` raised as a Numba nogil/parallel kernel returns becomes
+    "SystemError: ... returned a result with an exception set"; so the first Ctrl+C only sets
+    ``pressed``, which the commands check between training steps and between images.  A second
+    Ctrl+C quits at once (exit 130) with ``note`` (what that leaves behind) on stderr.  Only
+    the main thread can take signals; elsewhere, or when SIGINT is ignored, this does nothing.
+    """
+
+    def __init__(self, note: str = "nothing saved"):
+        self.pressed = False
+        self.note = note
+        self._previous = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._previous = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _press(self, signum, frame) -> None:
+        if self.pressed:
+            # os.write, not print: the interrupted code may be in the middle of writing to sys.stderr
+            os.write(2, f"\ninterrupted again: stopped at once ({self.note})\n".encode())
+            os._exit(EXIT_INTERRUPTED)
+        self.pressed = True
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cnnstudio", description="CNN Studio without the window.")
+    parser = _Parser(prog="cnnstudio", description="CNN Studio without the window.", epilog=EXIT_CODES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train the default network and save it",
-                                description="Train the default network (8 and 16 3x3 filters) and save it.")
+                                description="Train the default network (8 and 16 3x3 filters) and save it.\n"
+                                            "Ctrl+C stops it between two steps and saves nothing.",
+                                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--data", choices=("mnist", "idx", "mine", "mix"), default="mnist",
                        help="mnist: the shipped 5,000 digits; idx: --idx-images/--idx-labels (1/6 held out "
                             "for testing); mine: your drawings; mix: MNIST + your drawings (default: mnist)")
@@ -70,8 +121,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="the model file to write (default: model.cnnmodel)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    predict = commands.add_parser("predict", help="classify image files",
-                                  description="Print the class and the ten probabilities of each image.")
+    predict = commands.add_parser(
+        "predict", help="classify image files", epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print the class and the ten probabilities of each image.\n\nA blank image (one shade all "
+                    "over, or marks too faint or too small to show at 28x28)\ngets no prediction: a one-line "
+                    f"message on stderr instead, and exit code {EXIT_BLANK}\n(unless another image failed: "
+                    f"{EXIT_ERROR}).")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="PNG, JPEG, BMP, ... files")
     predict.add_argument("--model", type=Path, default=None,
                          help="a .cnnmodel file (default: the pretrained model shipped with CNN Studio)")
@@ -85,12 +141,13 @@ def main(argv=None) -> int:
     """Run ``train`` or ``predict`` (``argv`` starts with the command); returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = _parser().parse_args(argv)
-        return _train(args) if args.command == "train" else _predict(args)
+        with CtrlC() as ctrl_c:
+            args = _parser().parse_args(argv)
+            return _train(args, ctrl_c) if args.command == "train" else _predict(args, ctrl_c)
     except CommandError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{'' if err.code == EXIT_INTERRUPTED else 'error: '}{err}", file=sys.stderr)
         return err.code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only where CtrlC could not take the signal (not the main thread)
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SystemExit as done:  # --help
@@ -99,8 +156,9 @@ def main(argv=None) -> int:
 
 # ---------------------------------------------------------------- train
 
-def _train(args) -> int:
+def _train(args, ctrl_c: CtrlC) -> int:
     from cnnstudio.engine import Network, default_layers
+    from cnnstudio.io.atomic import SaveError
     from cnnstudio.io.datasets import DatasetError, load_idx_pair
     from cnnstudio.io.model_file import save_model
     from cnnstudio.io.my_digits import MyDigits
@@ -135,6 +193,10 @@ def _train(args) -> int:
         rows = np.sort(np.random.default_rng(args.seed).permutation(len(train))[:args.limit])
         train = type(train)(train.images[rows], train.labels[rows], f"{train.name}, {args.limit} of them")
 
+    unchanged = f"{args.out} is unchanged" if args.out.exists() else f"{args.out} was not written"
+    ctrl_c.note = f"nothing saved, {unchanged}"
+    if ctrl_c.pressed:
+        raise CommandError(f"interrupted before training began: nothing saved, {unchanged}.", EXIT_INTERRUPTED)
     network = Network(default_layers(), (1, 28, 28), seed=args.seed)
     trainer = Trainer(network, train, test, settings)
     if not args.quiet:
@@ -144,20 +206,34 @@ def _train(args) -> int:
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     start = time.perf_counter()
     last = None
-    for last in trainer.train_steps():
+    steps = trainer.train_steps()
+    for last in steps:
         bar.show(last)
+        if ctrl_c.pressed:  # between two steps: no kernel is running
+            break
+    steps.close()
     bar.close()
+    if ctrl_c.pressed:
+        raise CommandError(f"interrupted at step {last.step} of {last.total_steps} (epoch {last.epoch} of "
+                           f"{last.epochs}): nothing saved, {unchanged}.", EXIT_INTERRUPTED)
     if last.diverged:
         raise CommandError(last.message)
+    ctrl_c.note = f"{args.out} is either as it was or completely saved"  # the save is atomic
     try:
         path = save_model(args.out, network, settings=settings.to_dict(), history=trainer.history,
                           test_accuracy=last.test_accuracy)
+    except SaveError as err:  # already one line: the path, what is wrong, the fix
+        raise CommandError(str(err)) from None
     except OSError as err:
         raise CommandError(f"cannot write {args.out} ({err.strerror or err}). Fix: choose a folder you may "
                            f"write to with --out.") from None
+    except ValueError as err:
+        raise CommandError(f"cannot save {args.out}: {err}") from None
     accuracy = "n/a (no test digits)" if last.test_accuracy is None else f"{last.test_accuracy:.2%}"
     print(f"test accuracy {accuracy} on {len(test):,} digits after {time.perf_counter() - start:.1f} s; "
           f"saved {path}")
+    if ctrl_c.pressed:
+        raise CommandError(f"interrupted while saving: {path} was saved all the same.", EXIT_INTERRUPTED)
     return 0
 
 
@@ -165,8 +241,15 @@ def _check_writable(path: Path) -> None:
     """Refuse an output file that could not be written, so no training is wasted."""
     import tempfile
 
+    from cnnstudio.io.atomic import SaveError, check_save_target
+
     folder = path.parent if str(path.parent) else Path(".")
     fix = "Fix: choose a folder you may write to with --out."
+    try:
+        path = check_save_target(path)  # a device, FIFO or socket is refused; a symbolic link leads to its file
+    except SaveError as err:
+        if not path.is_dir():
+            raise CommandError(str(err)) from None
     if path.is_dir():
         raise CommandError(f"{path} is a folder. Fix: give a file name with --out, e.g. {path / 'model.cnnmodel'}.")
     existing = next((p for p in [folder, *folder.parents] if p.exists()), None)
@@ -214,6 +297,8 @@ class ProgressBar:
             elif self.live and progress.test_accuracy is not None:
                 self.stream.write(f"  test accuracy {progress.test_accuracy:.1%}, "
                                   f"test loss {progress.test_loss:.3f}\n")
+            if self.live and progress.warning:  # elsewhere it ends the message
+                self.stream.write(f"  {progress.warning}\n")
         self.stream.flush()
 
     @classmethod
@@ -233,7 +318,7 @@ class ProgressBar:
 
 # ---------------------------------------------------------------- predict
 
-def _predict(args) -> int:
+def _predict(args, ctrl_c: CtrlC) -> int:
     from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, ModelFileError, load_model
 
     model_path = args.model if args.model is not None else DEFAULT_MODEL_PATH
@@ -244,15 +329,17 @@ def _predict(args) -> int:
     if network.input_shape != (1, 28, 28):
         raise CommandError(f"{model_path.name} takes {'x'.join(map(str, network.input_shape))} inputs; predict "
                            f"handles 1x28x28 digit models only. Fix: choose a digit model.")
-    failures = 0
-    for path in args.images:
+    ctrl_c.note = "the images before were classified"
+    failed = []  # the exit code of each image that got no prediction
+    for done, path in enumerate(args.images):
+        if ctrl_c.pressed:  # between two images: no kernel is running
+            raise CommandError(f"interrupted after {done} of {len(args.images)} images.", EXIT_INTERRUPTED)
         try:
-            image = prepare_digit(read_image(path), framing=args.framing)
+            probabilities = _classify(path, network, model_path, args.framing)
         except CommandError as err:
             print(f"error: {err}", file=sys.stderr)
-            failures += 1
+            failed.append(err.code)
             continue
-        probabilities = network.predict_proba(image[None, None])[0].astype(np.float64)
         label = int(np.argmax(probabilities))
         if args.json:
             print(json.dumps({"file": str(path), "class": label,
@@ -261,7 +348,38 @@ def _predict(args) -> int:
             shown = " ".join(f"{k}:{p:.3f}" for k, p in enumerate(probabilities))
             print(f"{path}: {label} ({probabilities[label]:.1%})  {shown}")
         sys.stdout.flush()
-    return EXIT_ERROR if failures else 0
+    return EXIT_ERROR if EXIT_ERROR in failed else EXIT_BLANK if failed else 0
+
+
+def _classify(path: Path, network, model_path: Path, framing: bool) -> np.ndarray:
+    """The ten probabilities (float64) for one image file; ``CommandError`` when it gets none."""
+    gray = read_image(path)
+    image = prepare_digit(gray, framing=framing)
+    blank = blank_reason(gray, image)
+    if blank:
+        raise CommandError(f"{path} is blank: {blank}, so there is nothing to classify. Fix: choose a picture "
+                           f"of a digit, dark on light or light on dark.", EXIT_BLANK)
+    with np.errstate(all="ignore"):  # an overflow is reported below, once, in words
+        probabilities = network.predict_proba(image[None, None])[0].astype(np.float64)
+    if not np.isfinite(probabilities).all():
+        largest = max(float(np.abs(p).max(initial=0)) for p in network.params)
+        raise CommandError(f"{path}: the model's outputs are not finite numbers (overflow: {model_path.name} "
+                           f"holds weights as large as {largest:.3g}). Fix: train the model again or choose "
+                           f"another with --model.")
+    return probabilities
+
+
+def blank_reason(gray: np.ndarray, digit: np.ndarray) -> str | None:
+    """Why a picture shows the network nothing (``gray`` as read, ``digit`` as prepared), or None.
+
+    A blank page, a fully transparent picture, or a dot that vanishes at 28x28 would
+    otherwise get a confident-looking class (the network's answer to a black input).
+    """
+    if gray.size == 0 or float(gray.max() - gray.min()) < INK_CONTRAST:
+        return "nothing is drawn on it (every pixel is the same shade)"
+    if float(digit.max()) < INK_CONTRAST:
+        return "its marks are too faint or too small to show at 28x28"
+    return None
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -275,7 +393,11 @@ def read_image(path: Path) -> np.ndarray:
     from cnnstudio.imaging.gray import to_gray
 
     try:
-        rgba = read_rgba(path)
+        # Pillow warns about what it can decode anyway (corrupt EXIF, odd palettes): the pixels are
+        # good, and a stray "UserWarning" line would break the command's one-line output.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rgba = read_rgba(path)
     except ImageFileError as err:
         raise CommandError(str(err)) from None
     return to_gray(rgba)

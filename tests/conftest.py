@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -29,15 +28,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "nojit" if JIT_DISABL
 
 @pytest.fixture(scope="session", autouse=True)
 def warm_engine_kernels():
-    """Compile (or load from the on-disk cache) the kernels once, on a tiny network.
+    """Compile (or load from the on-disk cache) the kernels once, as bootstrap.sh does (engine/warmup.py)."""
+    from cnnstudio.engine.warmup import warm_kernels
 
-    Kernels are specialised on dtypes and ranks, not sizes, so an 8x8 input
-    compiles what the tests later run at other sizes; a batch of 4 takes the
-    parallel path and one image the serial one.
-    """
-    from cnnstudio.engine import Network
-
-    network = Network(input_shape=(1, 8, 8))
-    images = np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32)
-    network.loss_and_grads(images, np.arange(4) % network.num_classes)
-    network.forward_maps(images[0])
+    warm_kernels()

@@ -186,6 +186,23 @@ def test_progress_bar_line():
         "epoch 2/5 [########------------]  45% loss 0.312 acc 91.2% 12,000 samples/s ETA 4s"
 
 
+def test_the_live_bar_shows_a_stalled_runs_warning_under_the_epoch_line():
+    import io
+    from cnnstudio.training import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = cli.ProgressBar(stream)
+    bar.show(Progress(epoch=2, epochs=2, step=40, steps_per_epoch=20, total_steps=40, samples_seen=1280, loss=2.3,
+                      batch_loss=2.3, train_accuracy=0.1, test_loss=2.3, test_accuracy=0.097, test_fresh=True,
+                      samples_per_second=900.0, seconds_left=0.0, finished=True,
+                      message="Finished 2 epochs (40 steps): ... Warning: stuck.", warning="Warning: stuck."))
+    assert stream.getvalue().endswith("\n  test accuracy 9.7%, test loss 2.300\n  Warning: stuck.\n")
+
+
 def test_python_dash_m_cnnstudio_predict(tmp_path):
     image = write_image(tmp_path / "zero.png", 1 - drawn_digit(0))
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}

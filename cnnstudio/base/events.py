@@ -3,25 +3,19 @@
 The model never knows its listeners; Qt views connect to these events and
 re-emit or repaint on the GUI thread.
 
-Listeners that are bound methods are held weakly: a view that is gone (deleted, garbage
-collected) stops being called without having to disconnect.  Plain functions and lambdas
-are held strongly (nothing else would keep them alive), so a view that connects a lambda
-capturing itself disconnects it when it is destroyed.
+Listeners are held strongly.  A Qt view connects through ``qt.widgets.signals.listen``,
+which disconnects it when the widget is destroyed, so a closed panel is never called.
+
+NOTE: holding bound methods of Qt widgets weakly (``weakref.WeakMethod``) was tried and
+corrupted reference counts in PySide6 6.11 (a crash now and then after windows closed
+while training ran), so views disconnect instead.
 """
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Callable
 
 log = logging.getLogger(__name__)
-
-
-def _reference(callback: Callable):
-    """A weak reference for a bound method, the callback itself otherwise; called, it gives the callback (or None)."""
-    if getattr(callback, "__self__", None) is not None and getattr(callback, "__func__", None) is not None:
-        return weakref.WeakMethod(callback)
-    return lambda: callback
 
 
 class Event:
@@ -29,30 +23,21 @@ class Event:
 
     def __init__(self, name: str):
         self.name = name
-        self._references: list = []
+        self._callbacks: list[Callable] = []
         self._blocked = 0
 
-    def _live(self) -> list[Callable]:
-        callbacks, live = [], []
-        for reference in self._references:
-            callback = reference()
-            if callback is not None:
-                callbacks.append(callback)
-                live.append(reference)
-        self._references = live
-        return callbacks
-
     def connect(self, callback: Callable) -> None:
-        if callback not in self._live():
-            self._references.append(_reference(callback))
+        if callback not in self._callbacks:
+            self._callbacks.append(callback)
 
     def disconnect(self, callback: Callable) -> None:
-        self._references = [r for r in self._references if r() is not None and r() != callback]
+        if callback in self._callbacks:
+            self._callbacks.remove(callback)
 
     @property
     def listeners(self) -> int:
-        """How many listeners are still alive."""
-        return len(self._live())
+        """How many listeners are connected."""
+        return len(self._callbacks)
 
     def emit(self, *args) -> None:
         """Call every listener, even after one raised; then re-raise the first exception.
@@ -65,7 +50,7 @@ class Event:
         if self._blocked:
             return
         errors: list[Exception] = []
-        for callback in self._live():
+        for callback in list(self._callbacks):
             try:
                 callback(*args)
             except Exception as error:

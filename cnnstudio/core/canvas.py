@@ -114,10 +114,16 @@ class CanvasModel:
             self._push_history(before)
 
     def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
-        """Max-composite a soft capsule from ``start`` to ``end`` (the limit of densely stamped dots)."""
+        """Max-composite a soft capsule from ``start`` to ``end`` (the limit of densely stamped dots).
+
+        Below 1 px the capsule could pass between pixel centres and leave dots (or, erasing, nothing):
+        there the stroke is the thinnest line the pixel grid can show, 1 px wide and anti-aliased (ink
+        falls from 1 on the line to 0 one pixel away), so every pixel the stroke crosses gets ink.
+        """
         # full ink inside, a smoothstep rim (about one pixel at 28 x 28) centred on the brush's edge
         softness = 0.35 * self.brush_size
-        outer = self.brush_size / 2 + softness / 2
+        thin = self.brush_size < 1.0
+        outer = 1.0 if thin else self.brush_size / 2 + softness / 2
         (x0, y0), (x1, y1) = start, end
         n = self.size
         c0, c1 = int(np.floor(min(x0, x1) - outer)), int(np.ceil(max(x0, x1) + outer))
@@ -132,7 +138,7 @@ class CanvasModel:
         length2 = dx * dx + dy * dy
         t = 0.0 if length2 == 0 else np.clip(((px - x0) * dx + (py - y0) * dy) / length2, 0.0, 1.0)
         distance = np.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
-        ink = _smoothstep((outer - distance) / softness)
+        ink = np.clip(1.0 - distance, 0.0, 1.0).astype(np.float32) if thin else _smoothstep((outer - distance) / softness)
         region = self.image[r0:r1, c0:c1]
         if self._stroke_erase:
             np.minimum(region, 1.0 - ink, out=region)

@@ -25,7 +25,7 @@ from cnnstudio.engine import ConvSpec, Network, validate_layers
 
 from cnnstudio.base.events import EventGroup
 from cnnstudio.core.undo import UndoEntry, UndoStack
-from cnnstudio.io.model_file import load_default_network
+from cnnstudio.io.model_file import MAX_WEIGHT, load_default_network
 
 
 @dataclass
@@ -330,10 +330,16 @@ class Playground:
 
 
 def _finite_float32(value, what: str):
-    """``value`` as float32 (a scalar or an array), or ``ValueError`` if any of it is NaN or beyond float32's range."""
+    """``value`` as float32 (a scalar or an array), or ``ValueError`` if any of it is NaN, beyond float32's range,
+    or beyond ±``MAX_WEIGHT`` (such weights make the next layers overflow: the prediction would be NaN)."""
     with np.errstate(over="ignore", invalid="ignore"):
         converted = np.asarray(value, dtype=np.float32)
     if not np.isfinite(converted).all():
         raise ValueError(f"the {what} {value!r} is not a finite float32 number (float32 holds up to about 3.4e38). "
                          f"Fix: type a smaller number.")
+    if (np.abs(converted) > MAX_WEIGHT).any():
+        shown = (f"{what} holds {float(np.abs(converted).max()):.3g}, which is" if converted.ndim
+                 else f"{what} {float(converted):.3g} is")
+        raise ValueError(f"the {shown} beyond ±1,000,000: the feature maps after it would overflow and the "
+                         f"prediction become NaN. Fix: type a number between -1,000,000 and 1,000,000.")
     return converted if converted.ndim else converted[()]

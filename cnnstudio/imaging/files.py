@@ -13,6 +13,7 @@ import os
 import stat
 import struct
 import threading
+import warnings
 import zlib
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def read_rgba(path: str | Path) -> np.ndarray:
     """
     _check_regular_file(path)
     try:
-        with _own_pixel_limit(), Image.open(path) as image:
+        # NOTE: Pillow warns about odd but readable files (e.g. corrupt EXIF data); the picture still opens,
+        # so the warning would only be noise next to the app's own messages
+        with warnings.catch_warnings(), _own_pixel_limit(), Image.open(path) as image:
+            warnings.simplefilter("ignore")
             return _decode(image, path)
     except ImageFileError:
         raise
@@ -68,6 +72,10 @@ def read_rgba(path: str | Path) -> np.ndarray:
         raise ImageFileError(path, "cannot be read (permission denied)",
                              "check the file's permissions, or copy it somewhere you may read") from None
     except UnidentifiedImageError:
+        kind = _signature_format(path)
+        if kind is not None:  # Pillow's plugin refused a file of its own format: a damaged header
+            raise ImageFileError(path, f"cannot be read as an image (damaged or incomplete: it starts as a {kind} "
+                                       f"file but its header is broken)", "save or download the picture again") from None
         raise ImageFileError(path, f"cannot be read as an image (it is not a {_FORMATS} file)",
                              "save the picture as PNG or JPEG and open that") from None
     except _DECODER_ERRORS as err:
@@ -105,6 +113,26 @@ def _check_regular_file(path: str | Path) -> None:
         raise ImageFileError(path, f"is {kind}, not an image file", "save the picture to a file and open that")
     if info.st_size == 0:
         raise ImageFileError(path, "is empty (0 bytes)", "save or download the picture again")
+
+
+def _signature_format(path: str | Path) -> str | None:
+    """The format a file's first bytes announce (PNG, JPEG, GIF, WebP, TIFF, BMP), or None."""
+    try:
+        with open(path, "rb") as file:  # a regular file: _check_regular_file has looked
+            start = file.read(18)
+    except OSError:
+        return None
+    signatures = (("PNG", b"\x89PNG\r\n\x1a\n"), ("JPEG", b"\xff\xd8\xff"), ("GIF", b"GIF87a"), ("GIF", b"GIF89a"),
+                  ("TIFF", b"II*\x00"), ("TIFF", b"MM\x00*"))
+    for kind, signature in signatures:
+        if start.startswith(signature):
+            return kind
+    if start[:4] == b"RIFF" and start[8:12] == b"WEBP":
+        return "WebP"
+    # "BM" alone starts too many other files: a BMP also gives the size of its second header
+    if start[:2] == b"BM" and len(start) == 18 and int.from_bytes(start[14:18], "little") in (12, 40, 52, 56, 64, 108, 124):
+        return "BMP"
+    return None
 
 
 @contextlib.contextmanager

@@ -22,10 +22,14 @@ to fix it, in one line.
 from __future__ import annotations
 
 import gzip
+import math
+import os
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -122,76 +126,150 @@ def stratified_split(labels, test_per_class: int, seed: int) -> tuple[np.ndarray
 
 # IDX data type code -> big-endian NumPy dtype
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_MAX_DIMENSIONS = 4  # images have 3 (N, height, width), labels 1; a few tools write 2 or 4
+# what a header may declare before anything is allocated: EMNIST byclass, the largest in use, is 0.55 GB
+IDX_MAX_BYTES = 2 * 2**30
 _GZIP_MAGIC = b"\x1f\x8b"
+_REDOWNLOAD = "Fix: download it again."
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, un-gzipped when it is a gzip file."""
+def _open_regular_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading, once ``os.stat`` has shown it is a regular file.
+
+    Stat comes first because opening a named pipe waits for a writer forever; the file is then
+    opened non-blocking and checked again, in case it was swapped for a pipe in between.
+    """
     try:
-        raw = path.read_bytes()
+        info = os.stat(path)
     except FileNotFoundError:
         raise DatasetError(f"{path.name} does not exist ({path}). Fix: check the file name and folder.") from None
-    except IsADirectoryError:
-        raise DatasetError(f"{path.name} is a folder, not a file. Fix: choose the IDX file inside it.") from None
+    except OSError as err:
+        raise DatasetError(f"{path.name} cannot be reached ({err.strerror or err}). "
+                           f"Fix: check the folder's name and permissions.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DatasetError(f"{path.name} is a folder, not a file. Fix: choose the IDX file inside it.")
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetError(f"{path.name} is {_file_kind(info.st_mode)}, not a file. "
+                           f"Fix: save the data set to a file and choose that.")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:  # removed since it was looked at
+        raise DatasetError(f"{path.name} does not exist ({path}). Fix: check the file name and folder.") from None
     except OSError as err:
         raise DatasetError(f"{path.name} cannot be read ({err.strerror}). Fix: check that you may read it.") from err
-    if not raw:
-        raise DatasetError(f"{path.name} is empty (0 bytes). Fix: download it again.")
-    gzipped = raw[:2] == _GZIP_MAGIC
-    if path.suffix == ".gz" and not gzipped:
-        raise DatasetError(f"{path.name} is named .gz but is not a gzip file "
-                           f"(it starts with 0x{raw[:4].hex().upper()}). Fix: download it again, or remove .gz from the name if it is a raw IDX file.")
-    if not gzipped:
-        return raw
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise DatasetError(f"{path.name} is not a regular file. Fix: save the data set to a file and choose that.")
+    return os.fdopen(descriptor, "rb")
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _read_up_to(stream: BinaryIO, size: int, path: Path) -> bytes:
+    """Up to ``size`` bytes (fewer only at the end), with read and gzip faults as ``DatasetError``."""
     try:
-        data = gzip.decompress(raw)
+        return stream.read(size)
     except EOFError:
-        raise DatasetError(f"{path.name} is cut short: its gzip stream ends early. Fix: download it again.") from None
+        raise DatasetError(f"{path.name} is cut short: its gzip stream ends early. {_REDOWNLOAD}") from None
     except (OSError, zlib.error) as err:
-        raise DatasetError(f"{path.name} is a damaged gzip file ({err}). Fix: download it again.") from err
-    if not data:
-        raise DatasetError(f"{path.name} is empty once unzipped. Fix: download it again.")
-    return data
+        if not isinstance(stream, gzip.GzipFile):
+            raise DatasetError(f"{path.name} cannot be read ({err.strerror or err}). "
+                               f"Fix: copy it to a local disk and choose the copy.") from err
+        raise DatasetError(f"{path.name} is a damaged gzip file ({err}). {_REDOWNLOAD}") from err
+
+
+def _read_header(stream: BinaryIO, path: Path, gzipped: bool) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Magic number and sizes -> (big-endian dtype, shape, header bytes), every field checked."""
+    magic_bytes = _read_up_to(stream, 4, path)
+    if not magic_bytes:
+        raise DatasetError(f"{path.name} is empty{' once unzipped' if gzipped else ''}. {_REDOWNLOAD}")
+    if len(magic_bytes) < 4:
+        raise DatasetError(f"{path.name} is truncated: {len(magic_bytes)} bytes, too short for an IDX header. "
+                           f"{_REDOWNLOAD}")
+    magic = int.from_bytes(magic_bytes, "big")
+    if magic_bytes[:2] != b"\x00\x00":
+        raise DatasetError(f"{path.name} is not an IDX file: its magic number 0x{magic:08X} should be "
+                           f"0x00000803 (images) or 0x00000801 (labels). Fix: choose an MNIST-style "
+                           f"*-idx3-ubyte or *-idx1-ubyte file.")
+    type_code, ndim = magic_bytes[2], magic_bytes[3]
+    if type_code not in IDX_DTYPES:
+        known = ", ".join(f"0x{code:02X}" for code in IDX_DTYPES)
+        raise DatasetError(f"{path.name} uses IDX data type code 0x{type_code:02X}, which is not one of {known}. "
+                           f"Fix: choose an MNIST-style file (type 0x08, unsigned bytes).")
+    if not 1 <= ndim <= IDX_MAX_DIMENSIONS:
+        raise DatasetError(f"{path.name} declares {ndim} dimensions in its header (magic number 0x{magic:08X}); "
+                           f"IDX images have 3 and labels 1, so the file is damaged or not an IDX data set. "
+                           f"Fix: choose an MNIST-style *-idx3-ubyte or *-idx1-ubyte file, or download it again.")
+    header_size = 4 + 4 * ndim
+    sizes = _read_up_to(stream, 4 * ndim, path)
+    if len(sizes) < 4 * ndim:
+        raise DatasetError(f"{path.name} is truncated: its header needs {header_size} bytes but the file has "
+                           f"{4 + len(sizes)}. {_REDOWNLOAD}")
+    shape = tuple(int.from_bytes(sizes[4 * d: 4 * d + 4], "big") for d in range(ndim))
+    dtype = np.dtype(IDX_DTYPES[type_code])
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: 4 sizes of 2**32 - 1 do not overflow
+    if declared > IDX_MAX_BYTES:
+        raise DatasetError(f"{path.name} declares {_shape_text(shape)} values ({declared:,} bytes), more than the "
+                           f"{IDX_MAX_BYTES // 2**30} GB CNN Studio reads from one file, so its header is probably "
+                           f"damaged. Fix: download it again, or split the data set into smaller files.")
+    return dtype, shape, header_size
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return " x ".join(map(str, shape))
 
 
 def load_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file, raw or gzipped (``.gz``), as a native-endian array of the shape in its header.
 
     The header is a magic number ``0x0000TTDD`` (TT the data type code, DD the number of
-    dimensions), then DD big-endian int32 sizes, then the values, big-endian, row-major.
+    dimensions, 1..4), then DD big-endian int32 sizes, then the values, big-endian, row-major.
+    The header is checked before the values are read: what it declares (at most
+    ``IDX_MAX_BYTES``) must match the bytes present, and a gzip file is unzipped no further
+    than that, so a damaged header or a gzip bomb is refused without filling memory.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DatasetError(f"{path.name} is truncated: {len(data)} bytes, too short for an IDX header. "
-                           f"Fix: download it again.")
-    magic = int.from_bytes(data[:4], "big")
-    if data[:2] != b"\x00\x00" or data[3] == 0:
-        raise DatasetError(f"{path.name} is not an IDX file: its magic number 0x{magic:08X} should be "
-                           f"0x00000803 (images) or 0x00000801 (labels). Fix: choose an MNIST-style "
-                           f"*-idx3-ubyte or *-idx1-ubyte file.")
-    type_code, ndim = data[2], data[3]
-    if type_code not in IDX_DTYPES:
-        known = ", ".join(f"0x{code:02X}" for code in IDX_DTYPES)
-        raise DatasetError(f"{path.name} uses IDX data type code 0x{type_code:02X}, which is not one of {known}. "
-                           f"Fix: choose an MNIST-style file (type 0x08, unsigned bytes).")
-    header_size = 4 + 4 * ndim
-    if len(data) < header_size:
-        raise DatasetError(f"{path.name} is truncated: its header needs {header_size} bytes but the file has "
-                           f"{len(data)}. Fix: download it again.")
-    shape = tuple(int.from_bytes(data[4 + 4 * d: 8 + 4 * d], "big") for d in range(ndim))
-    dtype = np.dtype(IDX_DTYPES[type_code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header_size
-    if actual < expected:
-        raise DatasetError(f"{path.name} is truncated: its header promises {expected} bytes of data "
-                           f"({' x '.join(map(str, shape))}) but it has only {actual}. Fix: download it again.")
-    if actual > expected:
-        raise DatasetError(f"{path.name} has {actual - expected} bytes more than its header promises "
-                           f"({' x '.join(map(str, shape))}), so it is probably not an IDX file. "
-                           f"Fix: download it again.")
-    values = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_size)
-    return values.reshape(shape).astype(dtype.newbyteorder("="))
+    with _open_regular_file(path) as raw:
+        start = raw.read(2)
+        if not start:
+            raise DatasetError(f"{path.name} is empty (0 bytes). {_REDOWNLOAD}")
+        gzipped = start == _GZIP_MAGIC
+        if path.suffix == ".gz" and not gzipped:
+            raw.seek(0)
+            raise DatasetError(f"{path.name} is named .gz but is not a gzip file "
+                               f"(it starts with 0x{raw.read(4).hex().upper()}). Fix: download it again, or "
+                               f"remove .gz from the name if it is a raw IDX file.")
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        dtype, shape, header_size = _read_header(stream, path, gzipped)
+        expected = math.prod(shape) * dtype.itemsize
+        if gzipped:  # one byte past the promise tells "too long" without unzipping the rest
+            data = _read_up_to(stream, expected + 1, path)
+            actual = len(data)
+        else:
+            actual = os.fstat(raw.fileno()).st_size - header_size
+        if actual < expected:
+            raise DatasetError(f"{path.name} is truncated: its header promises {expected} bytes of data "
+                               f"({_shape_text(shape)}) but it has only {actual}. {_REDOWNLOAD}")
+        if actual > expected:
+            extra = "more bytes" if gzipped else f"{actual - expected} bytes more"
+            raise DatasetError(f"{path.name} has {extra} than its header promises ({_shape_text(shape)}), "
+                               f"so it is probably not an IDX file. {_REDOWNLOAD}")
+        if not gzipped:
+            data = bytearray(expected)
+            if raw.readinto(data) != expected:  # shortened since it was looked at
+                raise DatasetError(f"{path.name} changed while it was read. Fix: wait until it is fully "
+                                   f"written (downloaded or copied), then choose it again.")
+    values = np.frombuffer(data, dtype=dtype).reshape(shape)
+    return values.astype(dtype.newbyteorder("="))
 
 
 def load_idx_pair(images_path: str | Path, labels_path: str | Path, expected_size=IMAGE_SIZE,

@@ -21,11 +21,10 @@ numbers: ``step``, ``loss``, ``train_acc`` (one value each per training step) an
 may be left out (no values); keys this version does not know are ignored, so a
 newer CNN Studio may add curves without making its files unreadable here.
 
-Saving is atomic (temporary file in the same folder, flushed to disk, renamed
-over the target), so a failed save never leaves a half-written model and keeps
-the previous file whole.  Loading checks everything and raises ``ModelFileError``
-with a one-line reason and fix; it builds a new ``Network`` and never touches
-the caller's.
+Saving is atomic (io/atomic.py): a failed save keeps the previous file whole.  Loading checks
+every size the file declares against the ``MAX_*`` limits before parsing or allocating, then
+everything else; it raises ``ModelFileError`` (one line: reason and fix) and never touches the
+caller's network.
 
 This module knows the file format, not what the training settings mean: they are a
 plain dict here, turned into ``TrainingSettings`` (and checked) by ``core/document.py``.
@@ -37,6 +36,8 @@ import json
 import logging
 import math
 import numbers
+import os
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -44,9 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnstudio.engine import Network, spec_from_dict, spec_to_dict, validate_layers
+from cnnstudio.engine import ConvSpec, Network, resolve_padding, spec_from_dict, spec_to_dict, validate_layers
 
-from cnnstudio.io.atomic import save_npz_atomically
+from cnnstudio.io.atomic import BoundedNpz, NpzLimitError, file_kind, save_npz_atomically
 from cnnstudio.io.datasets import RESOURCES
 
 FILE_FORMAT = "cnnstudio-model"
@@ -55,6 +56,18 @@ SUFFIX = ".cnnmodel"
 DEFAULT_MODEL_PATH = RESOURCES / "models" / f"default{SUFFIX}"
 
 log = logging.getLogger(__name__)
+
+# What a header may declare, checked before anything is parsed deeply or allocated: a small
+# file must not make CNN Studio allocate gigabytes (zeros compress a thousandfold).
+MAX_HEADER_CHARS = 4_000_000      # the JSON header; a longer training history is thinned when saving
+MAX_HEADER_DEPTH = 16             # JSON nesting (a real header nests 3 deep)
+MAX_LAYERS = 64
+MAX_LAYER_SIZE = 100_000          # filters, units, and every other whole-number layer setting
+MAX_INPUT_CHANNELS = 64
+MAX_INPUT_SIDE = 4096
+MAX_PARAMETERS = 50_000_000       # weights and biases together (200 MB of float32)
+MAX_MAP_VALUES = 50_000_000       # the largest feature map a forward pass would hold
+MAX_WEIGHT = 1_000_000.0          # beyond this a forward pass overflows float32 into NaN
 
 
 HISTORY_GROUPS = (("step", "loss", "train_acc"), ("test_step", "test_loss", "test_acc"))
@@ -86,15 +99,20 @@ def save_model(path, network: Network, locked=frozenset(), settings: dict | None
     """Write ``network`` (and what is known about its training) to ``path`` atomically.
 
     ``test_accuracy`` defaults to the last test accuracy in ``history``.  Raises
-    ``ValueError`` for weights that are NaN/inf (they could not be loaded back)
-    and ``OSError`` when the folder cannot be written; the old file stays whole.
-    Returns the path written.
+    ``ValueError`` for weights that are NaN/inf or beyond ±``MAX_WEIGHT`` (they could not be
+    loaded back) and ``OSError`` when the file cannot be written (``io.atomic``: a folder,
+    a device, a read-only folder, ...); the old file stays whole.  Returns the path written.
     """
     path = Path(path)
     for k, p in enumerate(network.params):
         if not np.isfinite(p).all():
             raise ValueError(f"cannot save: layer {k // 2 + 1} has NaN or infinite weights. "
                              f"Fix: revert to the last good weights or retrain.")
+        largest = float(np.abs(p).max(initial=0.0))
+        if largest > MAX_WEIGHT:
+            raise ValueError(f"cannot save: layer {k // 2 + 1} has {'weights' if k % 2 == 0 else 'biases'} beyond "
+                             f"±1,000,000 (up to {largest:.3g}), which make its predictions overflow into NaN. "
+                             f"Fix: reset the kernels to the trained weights, or retrain with a lower learning rate.")
     if history is not None:
         try:
             history = checked_history(history)
@@ -114,9 +132,25 @@ def save_model(path, network: Network, locked=frozenset(), settings: dict | None
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
         "params": len(network.params),
     }
-    arrays = {"header": np.array(json.dumps(header, separators=(",", ":")))}
+    arrays = {"header": np.array(_header_text(header))}
     arrays.update({f"p{k}": np.ascontiguousarray(p, dtype=np.float32) for k, p in enumerate(network.params)})
     return save_npz_atomically(path, arrays)
+
+
+def _header_text(header: dict) -> str:
+    """The header as compact JSON within ``MAX_HEADER_CHARS``: a very long history keeps every other point
+    (again until it fits; the curves look the same), so the file can always be loaded back."""
+    text = json.dumps(header, separators=(",", ":"))
+    while len(text) > MAX_HEADER_CHARS and header["history"] and \
+            any(len(values) > 1 for values in header["history"].values()):
+        # each group's lists are equally long, so they stay aligned; the last point is kept
+        header["history"] = {key: values[::-1][::2][::-1] for key, values in header["history"].items()}
+        log.warning("the training history is too long to save in full: every other point is kept")
+        text = json.dumps(header, separators=(",", ":"))
+    if len(text) > MAX_HEADER_CHARS:
+        raise ValueError(f"cannot save: the model's description is {len(text):,} characters long, more than "
+                         f"{MAX_HEADER_CHARS:,}. Fix: save with shorter training settings.")
+    return text
 
 
 # ---------------------------------------------------------------- loading
@@ -126,20 +160,25 @@ _RESAVE = "Fix: save or train the model again, or choose another .cnnmodel file.
 
 
 def load_model(path) -> LoadedModel:
-    """Read a model file; raises ``ModelFileError`` (one line: what is wrong and the fix)."""
+    """Read a model file, each size it declares checked against the ``MAX_*`` limits before it is parsed
+    or allocated; raises ``ModelFileError`` (one line: what is wrong and the fix)."""
     path = Path(path)
     name = path.name
-    arrays, header = _read_archive(path)
-    if header.get("format") != FILE_FORMAT:
-        raise ModelFileError(f"{name} is not a CNN Studio model (its header says format "
-                             f"{header.get('format')!r}). {_CHOOSE}")
-    version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ModelFileError(f"{name} is damaged: its format version {version!r} is not a number. {_RESAVE}")
-    if version > FILE_VERSION:
-        raise ModelFileError(f"{name} was saved by a newer CNN Studio (model format version {version}; this one "
-                             f"reads up to {FILE_VERSION}). Fix: update CNN Studio.")
-    network = _network_from(name, header, arrays)
+    _check_file(path)
+    try:
+        with BoundedNpz(path, max_members=2 * MAX_LAYERS + 8) as npz:
+            header = _read_header(name, npz)
+            _check_format(name, header)
+            layers, input_shape, shapes = _architecture_from(name, header)
+            params = _read_params(name, npz, header, shapes)
+    except ModelFileError:
+        raise
+    except NpzLimitError as err:
+        raise ModelFileError(f"{name} is damaged or not a CNN Studio model: {err}. {_RESAVE}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise ModelFileError(f"{name} is damaged ({type(err).__name__}: {err}). {_RESAVE}") from None
+    network = Network(layers, input_shape, seed=0)
+    network.set_state(params)
     locked = _locked_from(name, header, network)
     settings = header.get("settings")
     if settings is not None and not isinstance(settings, dict):
@@ -200,19 +239,21 @@ def _short(value) -> str:
     return text if len(text) <= 24 else text[:20] + "..."
 
 
-def _read_archive(path: Path) -> tuple[dict, dict]:
-    """The parameter arrays and the parsed JSON header of an npz model file."""
+def _check_file(path: Path) -> None:
+    """``ModelFileError`` unless ``path`` is a regular file that starts like a whole zip archive."""
     name = path.name
     try:
-        with open(path, "rb") as handle:
-            start = handle.read(4)
+        kind = file_kind(os.stat(path).st_mode)
+        if kind is None:  # a named pipe would block the reader for ever, a device never ends: not opened
+            with open(path, "rb") as handle:
+                start = handle.read(4)
     except FileNotFoundError:
         raise ModelFileError(f"{name} does not exist ({path}). Fix: check the file name and folder, or train "
                              f"a model with 'python -m cnnstudio train'.") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{name} is a folder, not a model file. {_CHOOSE}") from None
     except OSError as err:
         raise ModelFileError(f"{name} cannot be read ({err.strerror}). Fix: check that you may read it.") from None
+    if kind is not None:
+        raise ModelFileError(f"{name} is {kind}, not a model file. {_CHOOSE}")
     if not start:
         raise ModelFileError(f"{name} is empty (0 bytes). {_RESAVE}")
     if start != b"PK\x03\x04":
@@ -220,72 +261,156 @@ def _read_archive(path: Path) -> tuple[dict, dict]:
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{name} is truncated: the end of the archive is missing (an interrupted copy or "
                              f"download?). {_RESAVE}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = list(npz.files)
-            if "header" not in names:
-                shown = ", ".join(sorted(names)[:6]) + (", ..." if len(names) > 6 else "")
-                raise ModelFileError(f"{name} is an npz archive but not a CNN Studio model (it holds "
-                                     f"{shown or 'nothing'}, no header). {_CHOOSE}")
-            raw_header = npz["header"]
-            arrays = {key: npz[key] for key in names if key != "header"}
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise ModelFileError(f"{name} is damaged ({type(err).__name__}: {err}). {_RESAVE}") from None
-    if raw_header.dtype.kind != "U" or raw_header.shape != ():
+
+
+def _read_header(name: str, npz: BoundedNpz) -> dict:
+    """The parsed JSON header, its length and nesting checked before it is read and parsed."""
+    names = npz.names
+    if "header" not in names:
+        shown = ", ".join(sorted(names)[:6]) + (", ..." if len(names) > 6 else "")
+        raise ModelFileError(f"{name} is an npz archive but not a CNN Studio model (it holds "
+                             f"{shown or 'nothing'}, no header). {_CHOOSE}")
+    shape, dtype = npz.declared("header")
+    if dtype.kind != "U" or shape != ():
         raise ModelFileError(f"{name} is not a CNN Studio model: its header is not text. {_CHOOSE}")
+    if dtype.itemsize // 4 > MAX_HEADER_CHARS:
+        raise ModelFileError(f"{name} is damaged: its header declares {dtype.itemsize // 4:,} characters, more "
+                             f"than the {MAX_HEADER_CHARS:,} a model file holds. {_RESAVE}")
+    text = npz.read("header", 4 * MAX_HEADER_CHARS).item()
+    depth = _nesting_depth(text)
+    if depth > MAX_HEADER_DEPTH:
+        raise ModelFileError(f"{name} is damaged: its header nests {depth:,} levels deep (a model's nests 3). "
+                             f"{_RESAVE}")
     try:
-        header = json.loads(str(raw_header))
+        header = json.loads(text)
     except json.JSONDecodeError as err:
         raise ModelFileError(f"{name} is damaged: its header is not valid JSON ({err.msg} at character "
                              f"{err.pos}). {_RESAVE}") from None
+    except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4300 digits
+        raise ModelFileError(f"{name} is damaged: its header cannot be read ({err}). {_RESAVE}") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{name} is not a CNN Studio model: its header is not a JSON object. {_CHOOSE}")
-    return arrays, header
+    return header
 
 
-def _network_from(name: str, header: dict, arrays: dict) -> Network:
-    """A new network of the header's architecture with the file's weights, every shape checked."""
+_JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_JSON_STRING = re.compile(r'"[^"]*"?')  # once escapes are gone a string is plain; an unclosed one runs to the end
+_OPENING, _CLOSING = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep JSON ``text`` nests lists and objects (brackets inside strings do not count).
+
+    NOTE: counted in linear time with two flat regular expressions and NumPy, not with json.loads,
+    which recurses once per level.  Up to the first error json.loads meets, it sees the same strings.
+    """
+    plain = _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text))
+    codes = np.frombuffer(plain.encode("utf-8", "surrogatepass"), np.uint8)  # brackets are single bytes
+    steps = np.isin(codes, _OPENING).astype(np.int32) - np.isin(codes, _CLOSING)
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+
+
+def _check_format(name: str, header: dict) -> None:
+    if header.get("format") != FILE_FORMAT:
+        raise ModelFileError(f"{name} is not a CNN Studio model (its header says format "
+                             f"{_short(header.get('format'))}). {_CHOOSE}")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{name} is damaged: its format version {_short(version)} is not a number. {_RESAVE}")
+    if version > FILE_VERSION:
+        raise ModelFileError(f"{name} was saved by a newer CNN Studio (model format version {_count(version)}; this "
+                             f"one reads up to {FILE_VERSION}). Fix: update CNN Studio.")
+
+
+_WHOLE_FIELDS = ("filters", "kernel", "stride", "padding", "pool_size", "pool_stride", "units")
+
+
+def _architecture_from(name: str, header: dict) -> tuple[list, tuple, list[tuple]]:
+    """The header's layers, input shape and the shape of every parameter array, all sizes within limits."""
     input_shape = header.get("input_shape")
     if (not isinstance(input_shape, list) or len(input_shape) != 3
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in input_shape)):
-        raise ModelFileError(f"{name} is damaged: its input shape {input_shape!r} is not three whole numbers "
+        raise ModelFileError(f"{name} is damaged: its input shape {_short(input_shape)} is not three whole numbers "
                              f"(channels, height, width). {_RESAVE}")
+    if input_shape[0] > MAX_INPUT_CHANNELS or max(input_shape[1:]) > MAX_INPUT_SIDE:
+        raise ModelFileError(f"{name} describes a network for {_short(input_shape)} inputs, larger than CNN Studio "
+                             f"reads (at most {MAX_INPUT_CHANNELS} channels of {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}). "
+                             f"{_CHOOSE}")
     layer_dicts = header.get("layers")
     if not isinstance(layer_dicts, list) or not all(isinstance(d, dict) for d in layer_dicts):
         raise ModelFileError(f"{name} is damaged: its layer list is missing or malformed. {_RESAVE}")
+    if len(layer_dicts) > MAX_LAYERS:
+        raise ModelFileError(f"{name} describes {len(layer_dicts):,} layers, more than the {MAX_LAYERS} CNN Studio "
+                             f"loads. {_CHOOSE}")
+    for index, fields in enumerate(layer_dicts, start=1):
+        for key in _WHOLE_FIELDS:
+            value = fields.get(key, 0)
+            if key == "padding" and value == "same":
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ModelFileError(f"{name} is damaged: layer {index}'s {key} is {_short(value)}, not a whole "
+                                     f"number. {_RESAVE}")
+            if abs(value) > MAX_LAYER_SIZE:
+                raise ModelFileError(f"{name} describes a layer {index} with {key} = {_count(value)}, more than the "
+                                     f"{MAX_LAYER_SIZE:,} CNN Studio loads. {_CHOOSE}")
     try:
         layers = [spec_from_dict(d) for d in layer_dicts]
-        validate_layers(tuple(input_shape), layers)
+        reports = validate_layers(tuple(input_shape), layers)
     except (TypeError, ValueError) as err:
         reason = str(err) if "Fix:" in str(err) else f"{str(err).rstrip('.')}. {_CHOOSE}"
         raise ModelFileError(f"{name} describes a network that cannot be built: {reason}") from None
-    network = Network(layers, tuple(input_shape), seed=0)
-    expected = len(network.params)
+    shapes, largest_map = [], 0
+    for spec, report in zip(layers, reports):
+        if isinstance(spec, ConvSpec):
+            channels, height, width = report.input_shape
+            shapes += [(spec.filters, channels, spec.kernel, spec.kernel), (spec.filters,)]
+            out_h = resolve_padding(height, spec.kernel, spec.stride, spec.padding)[0]
+            out_w = resolve_padding(width, spec.kernel, spec.stride, spec.padding)[0]
+            largest_map = max(largest_map, spec.filters * out_h * out_w)
+        else:
+            shapes += [(spec.units, math.prod(report.input_shape)), (spec.units,)]
+    total = sum(math.prod(shape) for shape in shapes)
+    if total > MAX_PARAMETERS or largest_map > MAX_MAP_VALUES:
+        what = (f"{total:,} weights, more than the {MAX_PARAMETERS:,}" if total > MAX_PARAMETERS else
+                f"feature maps of {largest_map:,} values, more than the {MAX_MAP_VALUES:,}")
+        raise ModelFileError(f"{name} describes a network with {what} CNN Studio loads. {_CHOOSE}")
+    return layers, tuple(input_shape), shapes
+
+
+def _read_params(name: str, npz: BoundedNpz, header: dict, shapes: list[tuple]) -> list[np.ndarray]:
+    """The parameter arrays as float32, each one's declared shape and type checked before it is read."""
+    expected = len(shapes)
     keys = [f"p{k}" for k in range(expected)]
-    missing = [key for key in keys if key not in arrays]
-    extra = sorted(set(arrays) - set(keys))
-    if missing or extra or header.get("params", expected) != expected:
-        raise ModelFileError(f"{name} is damaged: its {len(arrays)} weight arrays do not fit its "
-                             f"{len(layers)}-layer network, which needs {expected}. {_RESAVE}")
+    in_file = [key for key in npz.names if key != "header"]
+    if set(in_file) != set(keys) or header.get("params", expected) != expected:
+        raise ModelFileError(f"{name} is damaged: its {len(in_file)} weight arrays do not fit its "
+                             f"{expected // 2}-layer network, which needs {expected}. {_RESAVE}")
     params = []
-    for k, (key, target) in enumerate(zip(keys, network.params)):
-        array = arrays[key]
+    for k, (key, shape) in enumerate(zip(keys, shapes)):
         kind = "weights" if k % 2 == 0 else "biases"
-        if array.shape != target.shape:
-            raise ModelFileError(f"{name} is damaged: layer {k // 2 + 1}'s {kind} have shape {array.shape} but "
-                                 f"its architecture needs {target.shape}. {_RESAVE}")
-        if array.dtype.kind != "f":
-            raise ModelFileError(f"{name} is damaged: layer {k // 2 + 1}'s {kind} are {array.dtype}, not "
+        declared, dtype = npz.declared(key)
+        if declared != shape:
+            raise ModelFileError(f"{name} is damaged: layer {k // 2 + 1}'s {kind} have shape {declared} but "
+                                 f"its architecture needs {shape}. {_RESAVE}")
+        if dtype.kind != "f":
+            raise ModelFileError(f"{name} is damaged: layer {k // 2 + 1}'s {kind} are {dtype}, not "
                                  f"floating point. {_RESAVE}")
+        array = npz.read(key, math.prod(shape) * dtype.itemsize)
         if not np.isfinite(array).all():
             raise ModelFileError(f"{name} holds NaN or infinite {kind} in layer {k // 2 + 1} (saved from a "
                                  f"diverged training run?). Fix: retrain with a lower learning rate, or "
                                  f"choose another model.")
+        largest = float(np.abs(array).max(initial=0.0))
+        if largest > MAX_WEIGHT:
+            raise ModelFileError(f"{name} holds {kind} beyond ±1,000,000 in layer {k // 2 + 1} (up to "
+                                 f"{largest:.3g}), which make its predictions overflow into NaN. Fix: retrain "
+                                 f"with a lower learning rate, or choose another model.")
         params.append(array.astype(np.float32))
-    network.set_state(params)
-    return network
+    return params
+
+
+def _count(value: int) -> str:  # thousands separators; an absurdly long number is cut short
+    return f"{value:,}" if abs(value) < 10 ** 15 else _short(value)
 
 
 def _locked_from(name: str, header: dict, network: Network) -> frozenset:

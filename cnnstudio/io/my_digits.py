@@ -31,13 +31,14 @@ from typing import Iterator
 
 import numpy as np
 
-from cnnstudio.io.atomic import save_npz_atomically
+from cnnstudio.io.atomic import BoundedNpz, NpzLimitError, file_kind, read_npy_shape, save_npz_atomically
 from cnnstudio.io.datasets import IMAGE_SIZE, NUM_CLASSES, DatasetError, Digits
 from cnnstudio.base.events import EventGroup
 
 USES = ("train", "test", "both")
 FILE_FORMAT = "cnnstudio-my-digits"
 FILE_VERSION = 1
+MAX_DRAWINGS = 100_000  # a file declaring more is refused before anything is allocated (313 MB of float32)
 
 
 def default_path() -> Path:
@@ -162,38 +163,46 @@ class MyDigits:
 
 
 def _read_file(path: Path) -> list[MyDigit]:
-    """Every drawing in a saved set, fully checked; raises DatasetError on any problem."""
+    """Every drawing in a saved set, fully checked; raises DatasetError on any problem.
+
+    The arrays' declared shapes are checked (at most ``MAX_DRAWINGS``) before any is read.
+    """
     fix = "Fix: choose a file saved by CNN Studio's My digits, or move this one away to start afresh."
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not hasattr(loaded, "files"):  # a lone .npy array, not an npz archive
+        kind = file_kind(os.stat(path).st_mode)
+        if kind is not None:  # a named pipe would block the reader for ever
+            raise DatasetError(f"{path.name} is {kind}, not a 'my digits' file. {fix}")
+        lone = read_npy_shape(path)
+        if lone is not None:  # a lone .npy array, not an npz archive
             raise DatasetError(f"{path.name} is not a CNN Studio 'my digits' file (it holds one "
-                               f"{loaded.shape} array). {fix}")
-        with loaded as npz:
-            names = sorted(npz.files)
-            if "format" not in names or str(npz["format"]) != FILE_FORMAT:
+                               f"{lone[0]} array). {fix}")
+        with BoundedNpz(path, max_members=16) as npz:
+            names = sorted(npz.names)
+            if "format" not in names or _text(npz, "format") != FILE_FORMAT:
                 raise DatasetError(f"{path.name} is not a CNN Studio 'my digits' file (it holds "
                                    f"{', '.join(names) or 'nothing'}). {fix}")
-            version = int(npz["version"]) if "version" in names else 0
+            version = int(npz.read("version", 64)) if "version" in names else 0
             if version > FILE_VERSION:
                 raise DatasetError(f"{path.name} was saved by a newer CNN Studio (format version {version}). "
                                    f"Fix: update CNN Studio.")
             missing = [name for name in ("images", "labels", "uses") if name not in names]
             if missing:
                 raise DatasetError(f"{path.name} is damaged: it has no {', '.join(missing)}. {fix}")
-            images, labels, uses = npz["images"], npz["labels"], npz["uses"]
+            declared = {name: npz.declared(name) for name in ("images", "labels", "uses")}
+            _check_declared(path.name, declared, fix)
+            # the shapes are checked: the limit only keeps an absurd element type out
+            images, labels, uses = (npz.read(name, MAX_DRAWINGS * IMAGE_SIZE[0] * IMAGE_SIZE[1] * 8)
+                                    for name in ("images", "labels", "uses"))
     except DatasetError:
         raise
+    except NpzLimitError as err:
+        raise DatasetError(f"{path.name} is damaged or not a 'my digits' file: {err}. {fix}") from None
     except FileNotFoundError:
         raise DatasetError(f"{path.name} does not exist ({path}). Fix: check the file name and folder.") from None
     except (OSError, ValueError, TypeError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
         raise DatasetError(f"{path.name} is damaged or not a 'my digits' file ({type(err).__name__}: {err}). "
                            f"{fix}") from err
     n = len(labels)
-    if (images.shape != (n, *IMAGE_SIZE) or uses.shape != (n,) or images.dtype.kind != "f"
-            or labels.dtype.kind not in "iu" or uses.dtype.kind != "U"):
-        raise DatasetError(f"{path.name} is damaged: images {images.shape} {images.dtype}, labels {labels.shape} "
-                           f"{labels.dtype} and uses {uses.shape} {uses.dtype} do not fit together. {fix}")
     if n and (not np.isfinite(images).all() or images.min() < 0 or images.max() > 1):
         raise DatasetError(f"{path.name} is damaged: some pixels are outside 0..1. {fix}")
     if n and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
@@ -207,3 +216,24 @@ def _read_file(path: Path) -> list[MyDigit]:
         image.flags.writeable = False
         items.append(MyDigit(image, int(label), str(use)))
     return items
+
+
+def _text(npz: BoundedNpz, name: str) -> str | None:
+    """A short text scalar of the archive, or None when ``name`` holds something else."""
+    shape, dtype = npz.declared(name)
+    if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * 64:
+        return None
+    return str(npz.read(name, 4 * 64).item())
+
+
+def _check_declared(name: str, declared: dict, fix: str) -> None:
+    """``DatasetError`` unless the declared images, labels and uses fit together, with at most ``MAX_DRAWINGS``."""
+    (images, images_dtype), (labels, labels_dtype), (uses, uses_dtype) = (
+        declared["images"], declared["labels"], declared["uses"])
+    n = labels[0] if len(labels) == 1 else -1
+    if n > MAX_DRAWINGS:
+        raise DatasetError(f"{name} declares {n:,} drawings, more than the {MAX_DRAWINGS:,} CNN Studio keeps. {fix}")
+    if (images != (n, *IMAGE_SIZE) or uses != (n,) or images_dtype.kind != "f" or labels_dtype.kind not in "iu"
+            or uses_dtype.kind != "U" or uses_dtype.itemsize > 4 * 16):
+        raise DatasetError(f"{name} is damaged: images {images} {images_dtype}, labels {labels} {labels_dtype} "
+                           f"and uses {uses} {uses_dtype} do not fit together. {fix}")

@@ -1,9 +1,11 @@
 """Explain mode: one layer's arithmetic, one position at a time.
 
 Qt-free.  A :class:`StepThrough` replays the forward pass of one image through
-one conv stage (convolution of one filter, its activation, its pooling) and
-then through the end of the network (flatten, each dense layer, softmax), as a
-list of small steps a learner can play, pause, step and scrub:
+one conv stage (convolution of one filter, its activation, its pooling), every
+conv stage after it in order (the same filter number, clipped), and then the end
+of the network (flatten, each dense layer, softmax), as a list of small steps a
+learner can play, pause, step and scrub.  ``span(name)`` is the phase of the
+chosen stage; ``span(name, stage)`` that of another.
 
 =============  ===============================================  ==============================
 phase          one step is                                      fills
@@ -29,15 +31,14 @@ columns of the padded input: :attr:`StepThrough.uncovered` marks them and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from cnnstudio.engine import activation_forward, resolve_padding
-from cnnstudio.engine.shapes import symmetric_fixes
+from cnnstudio.engine import activation_forward
 
 from cnnstudio.base.events import EventGroup
-from cnnstudio.lessons.step_records import (ConvStep, ActivationStep, PoolStep, FlattenStep, DenseStep, SoftmaxStep, Step, PhaseSpan)
+from cnnstudio.lessons.step_records import (ConvStep, ActivationStep, PoolStep, FlattenStep, DenseStep, SoftmaxStep,
+                                           Step, PhaseSpan, shown_sums,
+                                           AxisSlide, SYMMETRIC_RULE, axis_slide, slide_warning)  # noqa: F401
 
 PHASES = ("conv", "activation", "pool", "flatten", "dense", "softmax")
 PHASE_TITLES = {
@@ -48,62 +49,10 @@ PHASE_TITLES = {
     "dense": "Dense layer: the vector times the weights of each unit",
     "softmax": "Softmax: logits become probabilities",
 }
+SOFTMAX_NOTE = ("Why subtract the max? For numerical stability: exp of a large number overflows (exp(100) is "
+                "about 2.7e43, beyond float32); subtracting the max from every logit multiplies the numerator "
+                "and the sum by the same exp(-max), so it changes nothing in the result.")
 AVERAGE_POOL_TITLE = "Pooling: average each window"   # PHASE_TITLES["pool"] is max pooling's
-SYMMETRIC_RULE = "ensure that the kernel slides across the input symmetrically"
-
-
-# ---------------------------------------------------------------- the slide of a window over one axis
-
-@dataclass(frozen=True)
-class AxisSlide:
-    """How a K-wide window with stride S moves over one axis of W cells padded by P before / after."""
-
-    axis: str          # "height" or "width"
-    size: int          # W
-    kernel: int        # K
-    stride: int        # S
-    pad_before: int
-    pad_after: int
-    positions: int     # output size
-
-    @property
-    def padded(self) -> int:
-        return self.size + self.pad_before + self.pad_after
-
-    @property
-    def reached(self) -> int:
-        """Padded cells 0 .. reached - 1 are under some window position."""
-        return (self.positions - 1) * self.stride + self.kernel
-
-    @property
-    def left_over(self) -> int:
-        """Padded cells at the end that no window position covers."""
-        return self.padded - self.reached
-
-
-def axis_slide(axis: str, size: int, kernel: int, stride: int, padding) -> AxisSlide:
-    """The slide of one conv axis, for an int padding or ``"same"`` (settings not yet in a network)."""
-    positions, pad = resolve_padding(size, kernel, stride, padding)
-    return AxisSlide(axis, size, kernel, stride, pad.before, pad.after, positions)
-
-
-def slide_warning(slide: AxisSlide, padding, both: bool = False) -> str | None:
-    """A sentence for an axis (or, ``both``, two equal axes) the window does not cover to the end; None when it does."""
-    if slide.left_over <= 0:
-        return None
-    lines = "row(s) and column" if both else "row" if slide.axis == "height" else "column"
-    W, K, S = slide.size, slide.kernel, slide.stride
-    if padding == "same":
-        arithmetic = f"with 'same' padding the last {slide.left_over} {lines}(s) are never reached"
-        fixes = ["an odd kernel size", "stride 1"]
-    else:
-        P = int(padding)
-        arithmetic = (f"(W - K + 2P) = ({W} - {K} + 2*{P}) = {W - K + 2 * P} is not divisible by the stride "
-                      f"S = {S}, so the window never reaches the last {slide.left_over} {lines}(s)")
-        fixes = symmetric_fixes(W, K, S, P) or ["change the kernel size"]
-    where = "the height and the width" if both else f"the {slide.axis}"
-    return (f"Over {where}: {arithmetic} (marked with a cross). The study note: "
-            f"'{SYMMETRIC_RULE}'. Fix: {' or '.join(fixes)}.")
 
 
 # ---------------------------------------------------------------- the replay
@@ -114,6 +63,64 @@ def _pad(x: np.ndarray, rows: AxisSlide, cols: AxisSlide) -> np.ndarray:
 
 def _activate(values: np.ndarray, activation: str) -> np.ndarray:
     return activation_forward(values.astype(np.float32), activation).astype(np.float64)
+
+
+STAGE_FIELDS = ("spec", "geometry", "stage_input", "rows", "cols", "padded", "is_padding", "uncovered",
+                "slide_warnings", "kernel", "bias", "windows", "conv", "activation", "pooled", "winners",
+                "pool_windows")
+
+
+class StageReplay:
+    """One conv stage's numbers for one filter: its padded input, windows, map, activation and pooling."""
+
+    def __init__(self, network, trace, image: np.ndarray, g, stage: int, filter: int):
+        self.stage, self.filter = stage, filter
+        self.spec = spec = network.conv_specs[stage]
+        self.geometry = g
+        stage_input = image if stage == 0 else trace.stages[stage - 1].pooled
+        self.stage_input = stage_input.astype(np.float64)
+        H, W = g.in_height, g.in_width
+        self.rows = AxisSlide("height", H, g.kernel, g.stride, g.pad_top, g.pad_bottom, g.height)
+        self.cols = AxisSlide("width", W, g.kernel, g.stride, g.pad_left, g.pad_right, g.width)
+        self.padded = _pad(self.stage_input, self.rows, self.cols)
+        self.is_padding = np.ones(self.padded.shape[1:], dtype=bool)   # the border of zeros
+        self.is_padding[self.rows.pad_before:self.rows.pad_before + H,
+                        self.cols.pad_before:self.cols.pad_before + W] = False
+        self.uncovered = np.zeros(self.padded.shape[1:], dtype=bool)
+        self.uncovered[self.rows.reached:, :] = True
+        self.uncovered[:, self.cols.reached:] = True
+        same = (self.rows.size, self.rows.left_over) == (self.cols.size, self.cols.left_over)
+        if same and self.rows.left_over > 0:  # a square input: one sentence for both axes
+            self.slide_warnings = [slide_warning(self.rows, spec.padding, both=True)]
+        else:
+            self.slide_warnings = [text for text in (slide_warning(self.rows, spec.padding),
+                                                     slide_warning(self.cols, spec.padding)) if text]
+
+        # convolution of one filter, every position at once (the steps read from these arrays)
+        self.kernel = network.weight(stage)[filter].astype(np.float64)   # (C, K, K)
+        self.bias = float(network.bias(stage)[filter])
+        K, S = spec.kernel, spec.stride
+        Ho, Wo = self.rows.positions, self.cols.positions
+        windows = np.lib.stride_tricks.sliding_window_view(self.padded, (K, K), axis=(1, 2))[:, ::S, ::S][:, :Ho, :Wo]
+        self.windows = windows                                            # (C, Ho, Wo, K, K)
+        self.conv = np.einsum("chwij,cij->hw", windows, self.kernel) + self.bias
+        self.activation = _activate(self.conv, spec.activation)
+
+        self.pool_windows = None
+        if spec.pool == "none":
+            self.pooled, self.winners = self.activation, None
+            return
+        size, ps = spec.pool_size, spec.pool_stride
+        Hq, Wq = g.pooled_height, g.pooled_width
+        pool_windows = np.lib.stride_tricks.sliding_window_view(self.activation, (size, size))[::ps, ::ps][:Hq, :Wq]
+        self.pool_windows = pool_windows                                  # (Hq, Wq, size, size)
+        if spec.pool == "max":
+            flat_arg = pool_windows.reshape(Hq, Wq, -1).argmax(axis=2)
+            self.winners = np.stack(np.divmod(flat_arg, size), axis=-1)  # (Hq, Wq, 2) inside the window
+            self.pooled = pool_windows.reshape(Hq, Wq, -1).max(axis=2)
+        else:
+            self.winners = None
+            self.pooled = pool_windows.mean(axis=(2, 3))
 
 
 class StepThrough:
@@ -151,54 +158,13 @@ class StepThrough:
         stage = int(np.clip(stage, 0, len(specs) - 1))
         filter = int(np.clip(filter, 0, specs[stage].filters - 1))
         self.network, self.image, self.stage, self.filter = network, image, stage, filter
-        self.spec = spec = specs[stage]
         self.trace = trace = network.forward_maps(image)
-        self.geometry = g = network.geometry(image.shape)[stage]
-        stage_input = image if stage == 0 else trace.stages[stage - 1].pooled
-        self.stage_input = stage_input.astype(np.float64)
-        H, W = g.in_height, g.in_width
-        self.rows = AxisSlide("height", H, g.kernel, g.stride, g.pad_top, g.pad_bottom, g.height)
-        self.cols = AxisSlide("width", W, g.kernel, g.stride, g.pad_left, g.pad_right, g.width)
-        self.padded = _pad(self.stage_input, self.rows, self.cols)
-        self.is_padding = np.ones(self.padded.shape[1:], dtype=bool)   # the border of zeros
-        self.is_padding[self.rows.pad_before:self.rows.pad_before + H,
-                        self.cols.pad_before:self.cols.pad_before + W] = False
-        self.uncovered = np.zeros(self.padded.shape[1:], dtype=bool)
-        self.uncovered[self.rows.reached:, :] = True
-        self.uncovered[:, self.cols.reached:] = True
-        same = (self.rows.size, self.rows.left_over) == (self.cols.size, self.cols.left_over)
-        if same and self.rows.left_over > 0:  # a square input: one sentence for both axes
-            self.slide_warnings = [slide_warning(self.rows, spec.padding, both=True)]
-        else:
-            self.slide_warnings = [text for text in (slide_warning(self.rows, spec.padding),
-                                                     slide_warning(self.cols, spec.padding)) if text]
-
-        # convolution of one filter, every position at once (the steps read from these arrays)
-        self.kernel = network.weight(stage)[filter].astype(np.float64)   # (C, K, K)
-        self.bias = float(network.bias(stage)[filter])
-        K, S = spec.kernel, spec.stride
-        Ho, Wo = self.rows.positions, self.cols.positions
-        windows = np.lib.stride_tricks.sliding_window_view(self.padded, (K, K), axis=(1, 2))[:, ::S, ::S][:, :Ho, :Wo]
-        self.windows = windows                                            # (C, Ho, Wo, K, K)
-        self.conv = np.einsum("chwij,cij->hw", windows, self.kernel) + self.bias
-        self.activation = _activate(self.conv, spec.activation)
-
-        # pooling
-        if spec.pool == "none":
-            self.pooled, self.winners, Hq, Wq = self.activation, None, 0, 0
-        else:
-            size, ps = spec.pool_size, spec.pool_stride
-            Hq, Wq = g.pooled_height, g.pooled_width
-            pool_windows = np.lib.stride_tricks.sliding_window_view(self.activation, (size, size))[::ps, ::ps][:Hq, :Wq]
-            self.pool_windows = pool_windows                              # (Hq, Wq, size, size)
-            if spec.pool == "max":
-                flat_arg = pool_windows.reshape(Hq, Wq, -1).argmax(axis=2)
-                self.winners = np.stack(np.divmod(flat_arg, size), axis=-1)  # (Hq, Wq, 2) inside the window
-                self.pooled = pool_windows.reshape(Hq, Wq, -1).max(axis=2)
-            else:
-                self.winners = None
-                self.pooled = pool_windows.mean(axis=(2, 3))
-
+        geometry = network.geometry(image.shape)
+        # the chosen stage, then every later one: the steps go through the layers in order
+        self.stages = {k: StageReplay(network, trace, image, geometry[k], k, min(filter, specs[k].filters - 1))
+                       for k in range(stage, len(specs))}
+        for name in STAGE_FIELDS:   # the chosen stage's numbers, as attributes (what the views and tests read)
+            setattr(self, name, getattr(self.stages[stage], name))
         # the end of the network, from the last stage's pooled maps (all filters)
         self.fits_network = trace.flat is not None
         self.last_pooled = trace.stages[-1].pooled.astype(np.float64)
@@ -219,10 +185,16 @@ class StepThrough:
             self.probabilities = self.exps / self.exps.sum()
         n_flat_rows = self.last_pooled.shape[0] * self.last_pooled.shape[1] if self.fits_network else 0
         n_dense = sum(len(v) for v in self.dense_values) if self.fits_network else 0
-        counts = {"conv": Ho * Wo, "activation": Ho * Wo, "pool": Hq * Wq, "flatten": n_flat_rows,
-                  "dense": n_dense, "softmax": network.num_classes if self.fits_network else 0}
+        counts = {"flatten": n_flat_rows, "dense": n_dense,
+                  "softmax": network.num_classes if self.fits_network else 0}
         self.spans, start = [], 0
-        for name in PHASES:
+        for k, replay in self.stages.items():
+            Ho, Wo = replay.conv.shape
+            Hq, Wq = replay.pooled.shape if replay.spec.pool != "none" else (0, 0)
+            for name, count in (("conv", Ho * Wo), ("activation", Ho * Wo), ("pool", Hq * Wq)):
+                self.spans.append(PhaseSpan(name, start, count, k))
+                start += count
+        for name in PHASES[3:]:
             self.spans.append(PhaseSpan(name, start, counts[name]))
             start += counts[name]
         self.count = start
@@ -248,8 +220,8 @@ class StepThrough:
         self.go_to(self.position - 1)
         return True
 
-    def go_to_phase(self, name: str) -> None:
-        span = self.span(name)
+    def go_to_phase(self, name: str, stage: int | None = None) -> None:
+        span = self.span(name, stage)
         if span.count:
             self.go_to(span.start)
 
@@ -265,8 +237,10 @@ class StepThrough:
             return AVERAGE_POOL_TITLE
         return PHASE_TITLES[name]
 
-    def span(self, name: str) -> PhaseSpan:
-        return self.spans[PHASES.index(name)]
+    def span(self, name: str, stage: int | None = None) -> PhaseSpan:
+        """Phase ``name`` of conv stage ``stage`` (default: the chosen one; flatten, dense, softmax have none)."""
+        stage = self.stage if stage is None else stage
+        return next(span for span in self.spans if span.name == name and span.stage in (None, stage))
 
     @property
     def phase(self) -> str:
@@ -278,30 +252,34 @@ class StepThrough:
         for span in self.spans:
             if span.start <= index < span.stop:
                 local = index - span.start
-                return Step(index, span.name, local, getattr(self, f"_{span.name}_step")(local))
+                if span.stage is None:
+                    return Step(index, span.name, local, getattr(self, f"_{span.name}_step")(local))
+                detail = getattr(self, f"_{span.name}_step")(local, self.stages[span.stage])
+                return Step(index, span.name, local, detail, span.stage)
         raise IndexError(f"step {index} is outside 0..{self.count - 1}")
 
-    def _conv_step(self, local: int) -> ConvStep:
-        i, j = divmod(local, self.cols.positions)
-        patch = self.windows[:, i, j]
-        products = patch * self.kernel
+    def _conv_step(self, local: int, replay: StageReplay) -> ConvStep:
+        i, j = divmod(local, replay.cols.positions)
+        patch = replay.windows[:, i, j]
+        products = patch * replay.kernel
         total = float(products.sum())
-        return ConvStep(i, j, i * self.spec.stride, j * self.spec.stride, patch, self.kernel, products, total,
-                        self.bias, total + self.bias)
+        stride = replay.spec.stride
+        return ConvStep(i, j, i * stride, j * stride, patch, replay.kernel, products, total, replay.bias,
+                        total + replay.bias, *shown_sums(products))
 
-    def _activation_step(self, local: int) -> ActivationStep:
-        i, j = divmod(local, self.cols.positions)
-        before, after = float(self.conv[i, j]), float(self.activation[i, j])
+    def _activation_step(self, local: int, replay: StageReplay) -> ActivationStep:
+        i, j = divmod(local, replay.cols.positions)
+        before, after = float(replay.conv[i, j]), float(replay.activation[i, j])
         return ActivationStep(i, j, before, after, before < 0 and after == 0)
 
-    def _pool_step(self, local: int) -> PoolStep:
-        Wq = self.pooled.shape[1]
+    def _pool_step(self, local: int, replay: StageReplay) -> PoolStep:
+        Wq = replay.pooled.shape[1]
         q, r = divmod(local, Wq)
-        ps = self.spec.pool_stride
+        ps = replay.spec.pool_stride
         winner = None
-        if self.winners is not None:
-            winner = (q * ps + int(self.winners[q, r, 0]), r * ps + int(self.winners[q, r, 1]))
-        return PoolStep(q, r, q * ps, r * ps, self.pool_windows[q, r], winner, float(self.pooled[q, r]))
+        if replay.winners is not None:
+            winner = (q * ps + int(replay.winners[q, r, 0]), r * ps + int(replay.winners[q, r, 1]))
+        return PoolStep(q, r, q * ps, r * ps, replay.pool_windows[q, r], winner, float(replay.pooled[q, r]))
 
     def _flatten_step(self, local: int) -> FlattenStep:
         F, Hq, Wq = self.last_pooled.shape
@@ -324,27 +302,32 @@ class StepThrough:
         return SoftmaxStep(local, self.logits, self.exps, float(self.exps.sum()), float(self.probabilities[local]))
 
     # -- what is filled in at the current position (NaN = not yet)
-    def _done(self, name: str, index: int | None = None) -> int:
+    def _done(self, name: str, index: int | None = None, stage: int | None = None) -> int:
         """How many steps of phase ``name`` are done at ``index`` (the current step counts as done)."""
-        span = self.span(name)
+        span = self.span(name, stage)
         index = self.position if index is None else index
         return int(np.clip(index - span.start + 1, 0, span.count))
 
-    def _filled(self, values: np.ndarray, name: str, index: int | None = None) -> np.ndarray:
+    def _filled(self, values: np.ndarray, name: str, index: int | None = None, stage: int | None = None) -> np.ndarray:
         out = np.full(values.size, np.nan)
-        done = self._done(name, index)
+        done = self._done(name, index, stage)
         out[:done] = values.reshape(-1)[:done]
         return out.reshape(values.shape)
 
-    def conv_filled(self, index: int | None = None) -> np.ndarray:
-        """(Ho, Wo) the feature map with the pixels computed so far, NaN elsewhere."""
-        return self._filled(self.conv, "conv", index)
+    def replay(self, stage: int | None = None) -> StageReplay:
+        """The numbers of conv stage ``stage`` (default: the chosen one)."""
+        return self.stages[self.stage if stage is None else stage]
 
-    def activation_filled(self, index: int | None = None) -> np.ndarray:
-        return self._filled(self.activation, "activation", index)
+    def conv_filled(self, index: int | None = None, stage: int | None = None) -> np.ndarray:
+        """(Ho, Wo) the feature map of ``stage`` with the pixels computed so far, NaN elsewhere."""
+        return self._filled(self.replay(stage).conv, "conv", index, stage)
 
-    def pooled_filled(self, index: int | None = None) -> np.ndarray:
-        return self._filled(self.pooled, "pool", index) if self.span("pool").count else self.pooled.copy()
+    def activation_filled(self, index: int | None = None, stage: int | None = None) -> np.ndarray:
+        return self._filled(self.replay(stage).activation, "activation", index, stage)
+
+    def pooled_filled(self, index: int | None = None, stage: int | None = None) -> np.ndarray:
+        pooled = self.replay(stage).pooled
+        return self._filled(pooled, "pool", index, stage) if self.span("pool", stage).count else pooled.copy()
 
     def flat_filled(self, index: int | None = None) -> np.ndarray:
         """(D,) the flattened vector so far (whole map rows at a time)."""
@@ -369,7 +352,7 @@ class StepThrough:
         return self._filled(self.probabilities, "softmax", index)
 
     def window_hits(self) -> np.ndarray:
-        """(Hp, Wp) how many window positions cover each padded-input cell (0 = never reached)."""
+        """(Hp, Wp) how many window positions cover each padded-input cell of the chosen stage (0 = never reached)."""
         hits = np.zeros(self.padded.shape[1:], dtype=np.int64)
         K, S = self.spec.kernel, self.spec.stride
         for i in range(self.rows.positions):
@@ -378,30 +361,35 @@ class StepThrough:
         return hits
 
     def describe(self, index: int | None = None) -> str:
-        """The arithmetic of one step in one or two lines of plain text."""
+        """The arithmetic of one step in one or two lines of plain text (rows, columns, maps counted from 1)."""
         step = self.step(index)
         d = step.detail
+        if step.phase in ("conv", "activation", "pool"):
+            replay = self.stages[step.stage]
+            layer = f"Conv {step.stage + 1}, " if len(self.network.conv_specs) > 1 else ""
         if step.phase == "conv":
             C = d.patch.shape[0]
             over = f" over {C} channels" if C > 1 else ""
-            return (f"Output pixel ({d.row}, {d.col}): window at padded row {d.top}, column {d.left}. "
-                    f"Dot product between the input and the filter{over}: sum of the {d.products.size} products "
-                    f"= {d.total:.3f}, plus bias {d.bias:.3f} = {d.value:.3f}.")
+            return (f"{layer}output pixel (row {d.row + 1}, column {d.col + 1}): window at padded row {d.top + 1}, "
+                    f"column {d.left + 1}. Dot product between the input and the filter{over}: sum of the "
+                    f"{d.products.size} products = {d.total:.4f}, plus bias {d.bias:.4f} = {d.value:.4f}.")
         if step.phase == "activation":
-            name = self.spec.activation
+            name = replay.spec.activation
+            where = f"{layer}pixel (row {d.row + 1}, column {d.col + 1})"
             if name == "relu":
                 what = "negative, so ReLU sets it to 0" if d.zeroed else "not negative, so ReLU keeps it"
-                return f"Pixel ({d.row}, {d.col}): {d.before:.3f} is {what}: {d.after:.3f}."
-            return f"Pixel ({d.row}, {d.col}): {name}({d.before:.3f}) = {d.after:.3f}."
+                return f"{where.capitalize()}: {d.before:.3f} is {what}: {d.after:.3f}."
+            return f"{where.capitalize()}: {name}({d.before:.3f}) = {d.after:.3f}."
         if step.phase == "pool":
-            size = self.spec.pool_size
+            size = replay.spec.pool_size
+            where = (f"{layer}pooled pixel (row {d.row + 1}, column {d.col + 1})").capitalize()
             if d.winner is not None:
-                return (f"Pooled pixel ({d.row}, {d.col}): the {size}x{size} window at ({d.top}, {d.left}); max "
-                        f"pooling picks the max value, {d.value:.3f} at ({d.winner[0]}, {d.winner[1]}).")
-            return f"Pooled pixel ({d.row}, {d.col}): the mean of the {size}x{size} window is {d.value:.3f}."
+                return (f"{where}: the {size}x{size} window at (row {d.top + 1}, column {d.left + 1}); max pooling "
+                        f"picks the max value, {d.value:.3f} at (row {d.winner[0] + 1}, column {d.winner[1] + 1}).")
+            return f"{where}: the mean of the {size}x{size} window is {d.value:.3f}."
         if step.phase == "flatten":
-            return (f"Map {d.filter + 1}, row {d.row}: its {d.values.size} values become entries "
-                    f"{d.start}..{d.start + d.values.size - 1} of the vector (colours kept).")
+            return (f"Map {d.filter + 1}, row {d.row + 1}: its {d.values.size} values become entries "
+                    f"{d.start + 1}..{d.start + d.values.size} of the vector (colours kept).")
         if step.phase == "dense":
             last = d.layer == len(self.dense_values) - 1
             name = f"class {d.unit}" if last else f"unit {d.unit + 1} of dense layer {d.layer + 1}"

@@ -23,16 +23,12 @@ panel has been painted).
 """
 from __future__ import annotations
 
-import os
-import sys
+import shutil
 import time
-from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt
-from PySide6.QtGui import QAction, QColor, QKeySequence, QMouseEvent
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter
 
 from cnnstudio.core.canvas import CanvasModel
 from cnnstudio.core.document import Document
@@ -46,40 +42,35 @@ from cnnstudio.qt.panels.layer_settings import QtLayerSettings, layer_name
 from cnnstudio.qt.panels.prediction_bars import QtPredictionBars
 from cnnstudio.qt.training.dock import TrainingDock
 from cnnstudio.qt.training.worker import TrainingController
-
-DEFAULT_SIZE = (1400, 900)
+from cnnstudio.qt.window_files import WindowFiles, screenshot_error  # noqa: F401 (screenshot_error: public)
+from cnnstudio.qt.window_help import PANEL_HELP, WindowHelp, panel_help_html
+from cnnstudio.qt.window_layout import (DEFAULT_SIZE, SECTION_MINIMUM, Section, first_window_size,  # noqa: F401
+                                        leave_room_for_panels, share_dock_place)
+from cnnstudio.qt.window_state import RecentFiles, open_settings, restore_window_state, save_window_state
+from cnnstudio.qt.widgets.signals import listen
 RECEPTIVE_FIELD_COLOUR = QColor(FIELD_COLOR)  # the same green as the outlines on the maps
 FLUSH_EVENT = QEvent.Type(QEvent.registerEventType())  # "feed the drawing to the network and paint", posted
 SAMPLE_DIGIT = 3
 
 
-class _Section(QWidget):
-    """A panel with a heading saying what the learner looks at and what to do with it."""
-
-    def __init__(self, title: str, body: QWidget, hint: str = "", parent=None):
-        super().__init__(parent)
-        self.body = body
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
-        layout.setSpacing(3)
-        if title:  # a panel with its own title bar gets no second heading
-            hint_html = f"&nbsp;&nbsp;<span style='color:#777'>{hint}</span>" if hint else ""
-            heading = QLabel(f"<b>{title}</b>{hint_html}")
-            heading.setTextFormat(Qt.TextFormat.RichText)
-            layout.addWidget(heading)
-        layout.addWidget(body, 1)
+_Section = Section  # the old private name
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowFiles, WindowHelp, QMainWindow):
     """CNN Studio's window: draw, edit kernels, watch every map, change the layers.
 
     Parameters
     ----------
     playground, canvas_model : the models to show; new default ones if None.
+    settings : where the layout, brush, colour scale, last folder and recent files are kept
+        (``window_state.open_settings()`` if None).
     """
 
-    def __init__(self, playground: Playground | None = None, canvas_model: CanvasModel | None = None, parent=None):
+    def __init__(self, playground: Playground | None = None, canvas_model: CanvasModel | None = None, parent=None,
+                 settings: QSettings | None = None):
         super().__init__(parent)
+        self.settings = settings if settings is not None else open_settings()
+        self.recent_files = RecentFiles(self.settings)
         self.setWindowTitle("CNN Studio")
         set_engine_threads(1)  # the GUI thread's batches are small; cores go to training (engine/threads.py)
         self.playground = playground or Playground()
@@ -106,7 +97,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._wire()
-        self.resize(*DEFAULT_SIZE)
+        self.resize(*first_window_size(self))
+        self.reset_layout()  # the column widths of a fresh window of this size
+        restore_window_state(self, self.settings)
         self.playground.set_input(self.canvas_model.network_input())
         self.flush_updates()
 
@@ -119,13 +112,16 @@ class MainWindow(QMainWindow):
         self.layer_settings = QtLayerSettings(self.playground)
 
     def _build_layout(self) -> None:
-        self.sections = {
-            "canvas": _Section("Draw", self.canvas, "left button draws, right button erases"),
-            "kernels": _Section("Kernels", self.kernel_editor, "click a cell to change a weight"),
-            "maps": _Section("", self.feature_maps),  # the maps panel has its own title bar
-            "prediction": _Section("Prediction", self.prediction_bars),
-            "settings": _Section("Layer settings", self.layer_settings),
+        self.sections = {  # every panel that can be taller than its share scrolls (the maps zoom instead)
+            "canvas": Section("Draw", self.canvas, "left button draws, right button erases", scroll=True),
+            "kernels": Section("Kernels", self.kernel_editor, "click a cell to change a weight", scroll=True),
+            "maps": Section("", self.feature_maps),  # the maps panel has its own title bar
+            "prediction": Section("Prediction", self.prediction_bars, scroll=True),
+            "settings": Section("Layer settings", self.layer_settings),  # it scrolls its groups itself
         }
+        for key, section in self.sections.items():
+            section.setMinimumSize(*SECTION_MINIMUM[key])
+            section.setWhatsThis(panel_help_html(key))
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.sections["canvas"])
         left.addWidget(self.sections["kernels"])
@@ -140,6 +136,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)  # the maps get every extra pixel
         for splitter in (left, right, self.splitter):
             splitter.setChildrenCollapsible(False)
+        left.setStretchFactor(0, 3)  # when a dock takes height, the canvas keeps the larger part
+        left.setStretchFactor(1, 2)
         self._left, self._right = left, right
         self.setCentralWidget(self.splitter)
         self.reset_layout()
@@ -150,10 +148,22 @@ class MainWindow(QMainWindow):
             section.show()
             if key in getattr(self, "view_actions", {}):
                 self.view_actions[key].setChecked(True)
-        width = max(self.width(), DEFAULT_SIZE[0])
-        self.splitter.setSizes([330, width - 330 - 340, 340])
-        self._left.setSizes([380, 480])
-        self._right.setSizes([330, 530])
+        # the side columns take their share of a small window; the maps get the rest
+        width = max(self.width(), 900)
+        # the canvas's toolbar sets the left column's least width; it never gets a horizontal scroll bar
+        left = max(min(330, int(width * 0.27)), self.canvas.minimumSizeHint().width() + 36)
+        side = left, max(min(372, int(width * 0.27)), 250)  # 372: two layer-settings fields per row
+        self.splitter.setSizes([side[0], width - sum(side), side[1]])
+        height = max(self.height(), 600)
+        self._left.setSizes([int(height * 0.55), int(height * 0.45)])
+        self._right.setSizes([int(height * 0.38), int(height * 0.62)])
+        for dock in getattr(self, "docks", ()):
+            dock.setFloating(False)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        if getattr(self, "docks", None):
+            share_dock_place(self, self.docks)
+            for dock in self.docks:
+                leave_room_for_panels(self, dock)
 
     def _build_docks(self) -> None:
         """Training (train, evaluate, my digits) and Explain (step-through, lessons' views), hidden under the maps."""
@@ -163,20 +173,34 @@ class MainWindow(QMainWindow):
         self.explain_dock = ExplainDock(self.playground, self.canvas_model, self)
         self.explain_panel = self.explain_dock.panel
         self.run_lesson = self.explain_dock.run_lesson
-        for dock in (self.training, self.explain_dock):
+        self.docks = (self.training, self.explain_dock)
+        for dock, key in zip(self.docks, ("training", "explain")):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
             dock.hide()
             dock.message.connect(self.statusBar().showMessage)
+            dock.setWhatsThis(panel_help_html(key))
+            # after the dock's own sizing (connected first): never more than a share of the window
+            # (deferred: the dock's own sizing is applied by the layout after this signal)
+            dock.visibilityChanged.connect(lambda visible, d=dock: visible and QTimer.singleShot(
+                0, lambda: leave_room_for_panels(self, d)))
+        share_dock_place(self, self.docks)
         self.explain_dock.maps_requested.connect(self._show_maps)
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open image...", self.open_image, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
         self._action(file_menu, "Save &screenshot...", self._ask_screenshot_path)
         file_menu.addSeparator()
-        for action in (self.training.open_idx_action, self.training.save_model_action,
-                       self.training.load_model_action):
+        # the dock's Load model, through the window's dialog: it starts in the last folder and feeds Recent
+        self.load_model_action = QAction(self.training.load_model_action.text(), self)
+        self.load_model_action.setShortcut(self.training.load_model_action.shortcut())
+        self.load_model_action.triggered.connect(lambda checked=False: self.open_model())
+        for action in (self.training.open_idx_action, self.training.save_model_action, self.load_model_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -211,7 +235,7 @@ class MainWindow(QMainWindow):
         self.mnist_framing_action.setToolTip("Show the network the drawing scaled to 20x20 and centred, as in MNIST")
         self.mnist_framing_action.setChecked(self.canvas_model.mnist_framing)
         self.mnist_framing_action.toggled.connect(self.canvas_model.set_mnist_framing)
-        self.canvas_model.events.mnist_framing_changed.connect(self._framing_changed)
+        listen(self, self.canvas_model.events.mnist_framing_changed, self._framing_changed)
         view_menu.addAction(self.mnist_framing_action)
         view_menu.addSeparator()
         self._action(view_menu, "&Reset layout", self.reset_layout)
@@ -219,6 +243,11 @@ class MainWindow(QMainWindow):
         menus.addMenu(self.explain_dock.lessons_menu)
         self.lessons_menu = self.explain_dock.lessons_menu
         help_menu = menus.addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts...", self.show_shortcuts)
+        panels_menu = help_menu.addMenu("&What is this panel?")
+        for key, (title, _) in PANEL_HELP.items():
+            self._action(panels_menu, f"{title}...", lambda key=key: self.show_panel_help(key))
+        help_menu.addSeparator()
         self._action(help_menu, "&About CNN Studio", self.show_about)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -243,15 +272,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
-        self.canvas_model.events.image_changed.connect(self._canvas_changed)
-        self.canvas_model.events.history_changed.connect(self._history_changed)
+        listen(self, self.canvas_model.events.image_changed, self._canvas_changed)
+        listen(self, self.canvas_model.events.history_changed, self._history_changed)
         events = self.playground.events
         for event in (events.input_changed, events.kernels_changed, events.architecture_changed):
-            event.connect(self._update_begins)
-        events.activations_changed.connect(self._activations_changed)
+            listen(self, event, self._update_begins)
+        listen(self, events.activations_changed, self._activations_changed)
         self.layer_settings.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.kernel_editor.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self._history_changed()
-        self.playground.undo_stack.events.changed.connect(self._undo_stack_changed)
+        listen(self, self.playground.undo_stack.events.changed, self._undo_stack_changed)
         self._undo_stack_changed()
 
         self.feature_maps.hovered.connect(self._map_pixel_hovered)
@@ -346,6 +376,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.explain_dock.stop_training()  # a lesson's training thread must not outlive the window
+        save_window_state(self, self.settings)
+        scratch = getattr(self.settings, "scratch_folder", None)
+        if scratch:  # a window outside the app: its settings were only for this run
+            shutil.rmtree(scratch, ignore_errors=True)
         super().closeEvent(event)
 
     # -- linked hover
@@ -401,65 +435,3 @@ class MainWindow(QMainWindow):
     def _reset_kernels(self) -> None:
         self.playground.reset_kernels()
         self.statusBar().showMessage("Every kernel is back to its reference weights.", 4000)
-
-    def open_image(self) -> None:
-        """Ask for a picture and put it on the canvas (the canvas explains a file it cannot read)."""
-        self.canvas.open_image_dialog()
-
-    def _ask_screenshot_path(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "cnnstudio.png", "PNG images (*.png)")
-        if path and not self.grab().save(path, "PNG"):
-            QMessageBox.warning(self, "Screenshot not saved", screenshot_error(path))
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About CNN Studio",
-                          "<h3>CNN Studio</h3><p>Draw a digit and watch a convolutional neural network "
-                          "look at it: every kernel, every feature map, every pooling step and the final "
-                          "prediction, updated as you draw.</p><p>Edit the kernels and the layer settings to "
-                          "see what each part does.</p>")
-
-    def point_at_strongest_map_cell(self) -> None:
-        """Hover (with a real mouse-move event) the most active cell of conv 1's activations: shows the linked
-        highlights on the maps, the canvas and the kernel, as a learner's first hover would."""
-        trace = self.playground.trace
-        if trace is None or not trace.stages:
-            return
-        activation = trace.stages[0].activation
-        filter, row, col = (int(v) for v in np.unravel_index(np.argmax(activation), activation.shape))
-        view = self.feature_maps.graphics_view()
-        position = QPointF(view.mapFromScene(self.feature_maps.map_cell_scene_pos(0, "activation", filter, row, col)))
-        QApplication.sendEvent(view.viewport(), QMouseEvent(
-            QEvent.Type.MouseMove, position, view.viewport().mapToGlobal(position), Qt.MouseButton.NoButton,
-            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
-
-    def save_screenshot(self, path: str) -> int:
-        """Show the window with a sample digit drawn and one map cell pointed at; save it to ``path`` as PNG.
-
-        Returns 0 on success, 1 on failure (an exit code), after one line on stderr saying why.
-        """
-        self.resize(*DEFAULT_SIZE)
-        self.show()
-        if self.canvas_model.is_empty:
-            self.draw_sample_digit()
-        QApplication.processEvents()
-        self.flush_updates()
-        self.point_at_strongest_map_cell()
-        QApplication.processEvents()
-        if self.grab().save(path, "PNG"):
-            return 0
-        print(f"cnnstudio: {screenshot_error(path)}", file=sys.stderr)
-        return 1
-
-
-def screenshot_error(path: str) -> str:
-    """One sentence on why a screenshot could not be written to ``path`` (Qt's save only says that it failed)."""
-    folder = Path(path).resolve().parent
-    if not folder.exists():
-        why = f"the folder {folder} does not exist"
-    elif not folder.is_dir():
-        why = f"{folder} is a file, not a folder"
-    elif not os.access(folder, os.W_OK):
-        why = f"the folder {folder} is not writable"
-    else:
-        why = "the file could not be written there"
-    return f"Could not save the screenshot to {path}: {why}. Fix: choose another file name or folder."

@@ -60,10 +60,13 @@ def _ramp(hex_colors, size: int) -> np.ndarray:
 
 SEQUENTIAL_LUT = _ramp(_REDS, LUT_SIZE)
 DIVERGING_LUT = np.concatenate([_ramp(_BLUES, LUT_SIZE // 2 + 1)[::-1], _ramp(_REDS, LUT_SIZE // 2 + 1)[1:]])
-GRAY_LUT = _ramp(("#ffffff", "#000000"), LUT_SIZE)  # ink on paper, for the input image
-for _lut in (SEQUENTIAL_LUT, DIVERGING_LUT, GRAY_LUT):
+GRAY_LUT = _ramp(("#ffffff", "#000000"), LUT_SIZE)  # darker = more: for probabilities on paper
+# The network's own polarity, as the canvas shows it: 0 (background) black, 1 (ink) white. Every view of an
+# image the network sees uses it, so a digit looks the same in the canvas, the maps and the lessons.
+INK_LUT = _ramp(("#000000", "#ffffff"), LUT_SIZE)
+for _lut in (SEQUENTIAL_LUT, DIVERGING_LUT, GRAY_LUT, INK_LUT):
     _lut.flags.writeable = False
-_BGRA = {id(_lut): np.ascontiguousarray(_lut[:, [2, 1, 0, 3]]) for _lut in (SEQUENTIAL_LUT, DIVERGING_LUT, GRAY_LUT)}
+_BGRA = {id(_lut): np.ascontiguousarray(_lut[:, [2, 1, 0, 3]]) for _lut in (SEQUENTIAL_LUT, DIVERGING_LUT, GRAY_LUT, INK_LUT)}
 
 _NON_NEGATIVE_ACTIVATIONS = ("relu", "sigmoid")
 

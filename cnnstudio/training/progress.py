@@ -19,6 +19,7 @@ class Progress:
     finished         the last progress of a run that did all its epochs
     diverged         the last progress of a run stopped because it diverged (see ``message``)
     message          a sentence for the user (epoch summaries, the end, divergence), else ""
+    warning          at an epoch end, why the run looks stuck and what to do (also at the end of ``message``), else ""
     """
 
     epoch: int
@@ -38,6 +39,7 @@ class Progress:
     finished: bool = False
     diverged: bool = False
     message: str = ""
+    warning: str = ""
 
     @property
     def fraction(self) -> float:

@@ -42,6 +42,13 @@ DEFAULT_EVAL_EVERY = 500  # steps between mid-epoch test evaluations (every epoc
 # NOTE: Adam's beta1 and SGD's usual momentum: the smoothed gradient is then Adam's first moment (and SGD's
 # velocity, scaled), so without weight decay "minus the smoothed gradient" is the way each weight really moves.
 GRADIENT_SMOOTHING = 0.9
+# A run whose accuracy is still within this margin of chance (1 / classes) at an epoch end, after at least
+# STALL_MIN_STEPS steps, is not learning: most often a learning rate so high that every ReLU died (SGD at 1
+# settles at a flat 10% without ever diverging).  Healthy runs of the default network pass 40% within 20 steps.
+STALL_MARGIN = 0.05
+STALL_MIN_STEPS = 20
+# Below the first of these learning rates a stalled run is more likely too slow than broken.
+TYPICAL_LEARNING_RATES = {"adam": (1e-4, 2e-3), "sgd": (1e-3, 0.05)}
 
 
 def _plural(count: int, noun: str) -> str:
@@ -230,16 +237,20 @@ class Trainer:
                 remaining = (self.total_steps - step) * settings.batch_size
                 seconds_left = remaining / speed if speed > 0 else math.inf
                 finished = end_of_epoch and epoch == settings.epochs
-                message = ""
+                message = warning = ""
                 if end_of_epoch:
                     message = f"training accuracy {correct / seen:.1%}"
                     if test_accuracy is not None:
                         message += f", test accuracy {test_accuracy:.1%}"
                     message = (f"Finished {_plural(settings.epochs, 'epoch')} ({step} steps): {message}." if finished
                                else f"Epoch {epoch}/{settings.epochs}: {message}.")
+                    warning = self._stall_warning(step, correct / seen, test_accuracy)
+                    if warning:
+                        message += " " + warning
                 yield self._progress(epoch, step, samples, loss_sum / seen, batch_loss, correct / seen, test_loss,
                                      test_accuracy, fresh and len(self.test) > 0, speed,
-                                     0.0 if finished else seconds_left, finished=finished, message=message)
+                                     0.0 if finished else seconds_left, finished=finished, message=message,
+                                     warning=warning)
                 resumed = time.perf_counter()
 
     def run(self) -> Progress:
@@ -265,12 +276,13 @@ class Trainer:
 
     # -- helpers
     def _progress(self, epoch, step, samples, loss, batch_loss, accuracy, test_loss, test_accuracy, fresh, speed,
-                  seconds_left, finished=False, diverged=False, message="") -> Progress:
+                  seconds_left, finished=False, diverged=False, message="", warning="") -> Progress:
         return Progress(epoch=epoch, epochs=self.settings.epochs, step=step, steps_per_epoch=self.steps_per_epoch,
                         total_steps=self.total_steps, samples_seen=samples, loss=float(loss),
                         batch_loss=float(batch_loss), train_accuracy=float(accuracy), test_loss=test_loss,
                         test_accuracy=test_accuracy, test_fresh=fresh, samples_per_second=float(speed),
-                        seconds_left=float(seconds_left), finished=finished, diverged=diverged, message=message)
+                        seconds_left=float(seconds_left), finished=finished, diverged=diverged, message=message,
+                        warning=warning)
 
     def _zero_locked(self, grads) -> None:
         for layer, filter in self.locked:
@@ -281,6 +293,23 @@ class Trainer:
         for (layer, filter), (weight, bias) in self._locked_values.items():
             self.network.weight(layer)[filter] = weight
             self.network.bias(layer)[filter] = bias
+
+    def _stall_warning(self, step: int, train_accuracy: float, test_accuracy: float | None) -> str:
+        """A sentence with a fix when, at an epoch end, neither accuracy is clearly above chance; else ""."""
+        chance = 1.0 / self.network.num_classes
+        best = max(train_accuracy, test_accuracy if test_accuracy is not None else 0.0)
+        if step < STALL_MIN_STEPS or best > chance + STALL_MARGIN:
+            return ""
+        settings = self.settings
+        lr, (low, usual) = settings.learning_rate, TYPICAL_LEARNING_RATES[settings.optimizer]
+        if lr < low:
+            fix = f"raise the learning rate {lr:g} (try {usual:g})"
+        elif settings.optimizer == "sgd":
+            fix = f"lower the learning rate {lr:g} (try {min(usual, lr / 10):.2g}) or switch to Adam"
+        else:
+            fix = f"lower the learning rate {lr:g} (try {min(usual, lr / 10):.2g})"
+        return (f"Warning: accuracy is stuck at chance level ({best:.1%}, chance {chance:.0%}) after {step} "
+                f"steps: the network is not learning. Fix: {fix}, then train again from reset weights.")
 
     def _divergence_message(self, loss: float, step: int, checkpoint_step: int) -> str:
         lr = self.settings.learning_rate

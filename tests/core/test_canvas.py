@@ -312,3 +312,48 @@ def test_no_framing_means_no_transform():
     model.stamp_sample_digit(3)
     model.set_mnist_framing(False)
     assert model.framing() is None
+
+
+# -- brushes thinner than a pixel
+
+def connected(mask) -> bool:
+    """Whether the True pixels of ``mask`` form one 8-connected piece."""
+    start = tuple(np.argwhere(mask)[0])
+    seen, todo = {start}, [start]
+    while todo:
+        i, j = todo.pop()
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                n = (i + di, j + dj)
+                if 0 <= n[0] < mask.shape[0] and 0 <= n[1] < mask.shape[1] and mask[n] and n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+    return len(seen) == int(mask.sum())
+
+
+@pytest.mark.parametrize("points", [[(1.0, 3.0), (27.0, 20.0)],      # a slanted line between pixel centres
+                                    [(0.2, 14.0), (27.8, 14.0)],     # along a pixel boundary
+                                    [(2.0, 2.0), (26.0, 26.0)]])     # the diagonal
+def test_a_half_pixel_brush_draws_a_connected_line(points):
+    model = CanvasModel()
+    model.set_brush_size(0.5)
+    assert model.brush_size == pytest.approx(0.5)
+    draw(model, points)
+    (x0, _), (x1, _) = points
+    ink = model.image > 0.05
+    for col in range(int(np.ceil(x0)), int(np.floor(x1))):  # every column the stroke crosses
+        assert ink[:, col].any(), col
+    assert connected(ink)
+    assert ink.sum() < 3 * 28  # still a thin line, not a thick one
+
+
+def test_a_half_pixel_eraser_removes_ink_along_its_path():
+    model = CanvasModel()
+    model.set_brush_size(6.0)
+    draw(model, [(2.0, 14.0), (26.0, 14.0)])  # a thick horizontal bar
+    assert model.image[14, 3:25].min() == pytest.approx(1.0)
+    model.set_brush_size(0.5)
+    draw(model, [(14.5, 2.0), (14.5, 26.0)], erase=True)  # a thin vertical cut through it
+    assert model.image[10:19, 14].max() == pytest.approx(0.0)  # erased where it passed
+    assert model.image[14, 3:12].min() == pytest.approx(1.0)  # and nowhere else
+    assert model.image[14, 17:25].min() == pytest.approx(1.0)

@@ -73,3 +73,34 @@ def test_without_proc_the_umask_is_read_and_put_back(umask, monkeypatch):
     monkeypatch.setattr(atomic, "open", no_proc, raising=False)
     assert current_umask() == 0o007
     assert os.umask(0o007) == 0o007
+
+
+def test_a_save_goes_through_a_link_to_its_file(tmp_path):
+    target = tmp_path / "real.npz"
+    save_npz_atomically(target, ARRAYS)
+    link = tmp_path / "link.npz"
+    link.symlink_to(target.name)
+    assert save_npz_atomically(link, {"a": np.zeros(1, np.float32)}) == link
+    assert link.is_symlink() and os.readlink(link) == "real.npz"
+    with np.load(target) as npz:
+        assert npz["a"].tolist() == [0]
+
+
+def test_what_is_at_a_path(tmp_path):
+    assert atomic.file_kind(os.stat(tmp_path).st_mode) == "a folder"
+    assert atomic.file_kind(os.stat("/dev/null").st_mode) == "a device"
+    os.mkfifo(tmp_path / "pipe")
+    assert atomic.file_kind(os.stat(tmp_path / "pipe").st_mode) == "a named pipe (FIFO)"
+    assert atomic.check_save_target(tmp_path / "new.npz") == tmp_path / "new.npz"
+
+
+def test_bounded_reads_check_the_declared_size_first(tmp_path):
+    path = tmp_path / "a.npz"
+    np.savez_compressed(path, small=np.arange(6, dtype=np.float32).reshape(2, 3), big=np.zeros(1000))
+    with atomic.BoundedNpz(path) as npz:
+        assert sorted(npz.names) == ["big", "small"]
+        assert npz.declared("small") == ((2, 3), np.dtype("<f4"))
+        assert npz.read("small", 24).tolist() == [[0, 1, 2], [3, 4, 5]]
+        with pytest.raises(atomic.NpzLimitError, match=r"its array 'big' declares shape \(1000,\) of float64 "
+                                                        r"\(8,000 bytes\), more than the 100 allowed"):
+            npz.read("big", 100)

@@ -336,3 +336,19 @@ def test_the_playground_starts_from_the_shipped_model():
     assert all(np.array_equal(a, b) for a, b in zip(playground.network.params, shipped.params))
     given = Network(seed=5)
     assert Playground(given).network is given
+
+
+def test_a_history_too_long_for_the_header_is_thinned_not_lost(tmp_path, monkeypatch, caplog):
+    from cnnstudio.io import model_file
+
+    monkeypatch.setattr(model_file, "MAX_HEADER_CHARS", 6000)
+    steps = list(range(1, 401))
+    history = {"step": steps, "loss": [1 / s for s in steps], "train_acc": [s / 400 for s in steps],
+               "test_step": [100, 200, 300, 400], "test_loss": [0.5, 0.4, 0.3, 0.2], "test_acc": [0.8, 0.85, 0.9, 0.95]}
+    with caplog.at_level(logging.WARNING, logger="cnnstudio.io.model_file"):
+        save_model(tmp_path / "m.cnnmodel", Network(seed=0), history=history)
+    loaded = load_model(tmp_path / "m.cnnmodel").history
+    assert "every other point is kept" in caplog.text
+    assert len(loaded["step"]) == len(loaded["loss"]) == len(loaded["train_acc"]) < 400
+    assert loaded["step"][-1] == 400 and loaded["test_acc"][-1] == 0.95  # the last point is always kept
+    assert set(loaded["step"]) <= set(steps)

@@ -251,3 +251,57 @@ def test_a_bad_file_is_explained_and_the_current_set_stays(filled, tmp_path, kin
     assert message in str(excinfo.value) and "\n" not in str(excinfo.value) and "Fix:" in str(excinfo.value)
     assert same_set(current, filled) and calls == []
     assert path.read_bytes() == before  # a failed load never rewrites the user's file
+
+
+# -- sizes a file declares are checked before anything is allocated
+
+def _lying_npy(shape, descr) -> bytes:
+    """An npy header declaring ``shape`` of ``descr`` with no data after it."""
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("images, labels, uses, message", [
+    ((10**7, 28, 28), (10**7,), (10**7,), "declares 10,000,000 drawings, more than the 100,000 CNN Studio keeps"),
+    ((10**6, 10**6, 10**6), (3,), (3,), "images (1000000, 1000000, 1000000) float32, labels (3,) int64"),
+])
+def test_a_file_declaring_giant_arrays_is_refused_before_reading_them(filled, tmp_path, images, labels, uses,
+                                                                     message):
+    import tracemalloc
+    import zipfile
+
+    path = tmp_path / "lying.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("format.npy", _npy(np.array("cnnstudio-my-digits")))
+        archive.writestr("version.npy", _npy(np.array(1)))
+        archive.writestr("images.npy", _lying_npy(images, "<f4"))
+        archive.writestr("labels.npy", _lying_npy(labels, "<i8"))
+        archive.writestr("uses.npy", _lying_npy(uses, "<U5"))
+    before = path.read_bytes()
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError) as excinfo:
+            filled.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message in str(excinfo.value) and "Fix:" in str(excinfo.value)
+    assert peak < 20 * 2**20 and len(filled) == 4 and path.read_bytes() == before
+
+
+def _npy(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_a_named_pipe_is_not_opened(filled, tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")  # opening it would wait for a writer for ever
+    with pytest.raises(DatasetError, match=r"pipe.npz is a named pipe \(FIFO\), not a 'my digits' file\. Fix:"):
+        filled.load(tmp_path / "pipe.npz")
+    assert len(filled) == 4

@@ -84,3 +84,37 @@ def test_no_test_digits_is_said(qtbot):
     qtbot.addWidget(view)
     assert not view.evaluate()
     assert "No test digits" in view.accuracy_label.text()
+
+
+def test_the_matrix_is_colour_blind_safe_with_app_sized_text_and_a_legend(qtbot, view, test_digits):
+    from PySide6.QtGui import QFontMetrics
+    from cnnstudio.qt.training.evaluation_view import RIGHT, WRONG
+    view.show()
+    qtbot.waitExposed(view)
+    view.evaluate()
+    matrix = view.matrix
+    confusion = matrix.confusion
+    true, predicted = np.unravel_index(np.argmax(confusion * ~np.eye(10, dtype=bool)), confusion.shape)
+    best = int(np.argmax(np.diag(confusion)))
+    right, wrong = matrix.cell_colour(best, best), matrix.cell_colour(int(true), int(predicted))
+    assert 190 <= right.hsvHue() <= 230 and 15 <= wrong.hsvHue() <= 40  # blue and orange: no red against green
+    assert wrong.alphaF() == pytest.approx(1.0)  # the worst mistake is the darkest orange
+    assert matrix.font().pointSizeF() >= view.font().pointSizeF()  # counts in the app's font, not smaller
+    cell = matrix.cell_rect(0, 0)
+    assert cell.width() >= QFontMetrics(matrix.font()).horizontalAdvance("888")
+    legend_top = matrix.cell_rect(9, 9).bottom() + 1
+    legend = matrix.grab().toImage()
+    colours = {legend.pixelColor(x, y).rgb() for x in range(matrix.width())
+               for y in range(legend_top, min(legend.height(), legend_top + 50))}
+    assert RIGHT.rgb() in colours and WRONG.rgb() in colours  # the legend's swatches
+
+
+def test_thumbnails_show_white_ink_on_black_as_the_canvas_does():
+    from cnnstudio.qt.panels.canvas_view import _gray_qimage
+    from cnnstudio.qt.training.evaluation_view import digit_pixmap
+    image = np.zeros((28, 28), np.float32)
+    image[10:18, 12:16] = 1.0  # ink
+    thumbnail = digit_pixmap(image).toImage()
+    canvas = _gray_qimage(image)[1]
+    assert thumbnail.pixelColor(28, 28).lightness() == canvas.pixelColor(14, 14).lightness() == 255
+    assert thumbnail.pixelColor(2, 2).lightness() == canvas.pixelColor(1, 1).lightness() == 0

@@ -96,11 +96,13 @@ def test_play_runs_to_the_end_and_the_scrubber_jumps(qtbot, digit):
 
 
 @pytest.mark.parametrize("phase, title, says", [
-    ("activation", "Activation: every feature-map pixel through the activation", r"Pixel \(0, 0\): .* so ReLU "),
+    ("activation", "Activation: every feature-map pixel through the activation",
+     r"Conv 1, pixel \(row 1, column 1\): .* so ReLU "),
     ("pool", "Pooling: pick the max value from each window",
-     r"Pooled pixel \(0, 0\): the 2x2 window at \(0, 0\); max pooling picks the max value"),
+     r"Conv 1, pooled pixel \(row 1, column 1\): the 2x2 window at \(row 1, column 1\); max pooling picks the max "
+     r"value"),
     ("flatten", "Flatten: the pooled maps unrolled into one vector",
-     r"Map 1, row 0: its 7 values become entries 0\.\.6 of the vector"),
+     r"Map 1, row 1: its 7 values become entries 1\.\.7 of the vector"),
     ("dense", "Dense layer: the vector times the weights of each unit",
      r"class 0: the 784 inputs times its 784 weights, summed = .* \(its logit\)\.$"),
     ("softmax", "Softmax: logits become probabilities", r"Class 0: exp\(.* gives probability 0\.\d{3}\.$"),

@@ -167,3 +167,14 @@ def test_summary_counts_the_trainable_numbers(settings, playground):
     settings.apply(1, filters=4)
     assert f"total {sum(playground.network.weight_counts()):,}" in settings.summary.text()
     assert "4\u00d77\u00d77 = 196 numbers \u2192 10" in settings.summary.text()
+
+
+def test_image_mode_shows_the_real_shapes_and_arithmetic(settings, playground):
+    import numpy as np
+    playground.set_input(np.zeros((1, 128, 128), dtype=np.float32))
+    title = settings.groups[0].title()
+    assert "1\u00d7128\u00d7128" in title and "8\u00d764\u00d764" in title
+    assert "(128 \u2212 3 + 2\u00b71) / 1 + 1 = 128" in settings.groups[0].arithmetic.text()
+    assert "Image mode" in settings.summary.text() and "only run" in settings.summary.text()
+    playground.set_input(np.zeros((1, 28, 28), dtype=np.float32))
+    assert "1\u00d728\u00d728" in settings.groups[0].title() and "Image mode" not in settings.summary.text()

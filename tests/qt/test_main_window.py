@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication, QLabel, QSpinBox, QWidget
 
 from cnnstudio import app
+from cnnstudio.core.playground import Playground
 from cnnstudio.engine import Network
 from cnnstudio.qt import MainWindow
 
@@ -73,7 +74,10 @@ def test_window_has_every_panel(window):
         panel = window.findChild(QWidget, name)
         assert panel is not None, name
         assert panel.isVisible(), name
-    assert window.width() >= 1200 and window.height() >= 800
+    # the first window takes the default 1400x900, shrunk to the screen's free area (offscreen: 800x800)
+    free = window.screen().availableGeometry()
+    assert window.width() >= min(1200, 0.9 * free.width()) and window.height() >= min(800, 0.9 * free.height())
+    assert window.width() <= max(free.width(), 1400) and window.height() <= max(free.height(), 900)
     menus = [action.text().replace("&", "") for action in window.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Lessons", "Help"]
 
@@ -296,3 +300,16 @@ def test_with_framing_hovering_the_canvas_points_at_the_pixel_the_network_sees(w
     window.canvas.hovered.emit(12.5, 9.5)
     row, col = framing.to_network(12.5, 9.5)
     assert shown == [(int(row), int(col))]
+
+
+def test_a_closed_panel_is_disconnected_from_the_model(qtbot):
+    """Views listen to the model while they live (qt.widgets.signals.listen), and not after."""
+    from cnnstudio.qt.panels.kernel_editor import QtKernelEditor
+
+    playground = Playground(Network(seed=1))
+    before = playground.events.kernels_changed.listeners
+    editor = QtKernelEditor(playground)
+    assert playground.events.kernels_changed.listeners == before + 1
+    editor.deleteLater()
+    qtbot.waitUntil(lambda: playground.events.kernels_changed.listeners == before)
+    playground.set_kernel_cell(0, 0, 0, 0, 0, 0.5)  # nobody closed is called

@@ -43,7 +43,7 @@ def saved() -> MyDigits:
 
 def test_a_key_labels_the_drawing_and_saves_it(qtbot, view):
     qtbot.keyClick(view, Qt.Key.Key_1)
-    assert [(item.label, item.use) for item in view.my_digits] == [(1, "both")]
+    assert [(item.label, item.use) for item in view.my_digits] == [(1, "train")]  # not "both": no testing on training data
     assert default_path().exists()
     np.testing.assert_array_equal(saved()[0].image, a_drawing())
     assert view.gallery.count() == 1 and view.gallery.item(0).text().startswith("1")
@@ -122,3 +122,21 @@ def test_a_damaged_file_is_reported_kept_and_never_overwritten(qtbot, drawing):
     kept = list(path.parent.glob("my_digits.damaged-*.npz"))
     assert len(kept) == 1 and kept[0].read_bytes() == b"PK\x03\x04 this is not a whole npz"
     assert [item.label for item in saved()] == [9]
+
+
+def test_new_drawings_are_for_training_unless_test_is_chosen_and_the_keys_follow(qtbot, view):
+    assert view.use_combo.currentData() == "train"
+    assert [view.use_combo.itemData(k) for k in range(view.use_combo.count())] == ["train", "test"]
+    view.use_combo.setCurrentIndex(view.use_combo.findData("test"))
+    qtbot.keyClick(view, Qt.Key.Key_4)
+    assert [(item.label, item.use) for item in view.my_digits] == [(4, "test")]
+
+
+def test_the_gallery_shows_white_ink_on_black_as_the_canvas_does(qtbot, view):
+    qtbot.keyClick(view, Qt.Key.Key_2)
+    icon = view.gallery.item(0).icon().pixmap(56, 56).toImage()
+    ink = a_drawing() > 0.5
+    rows, cols = np.nonzero(ink)
+    scale = icon.width() / 28
+    assert icon.pixelColor(int((cols[0] + 0.5) * scale), int((rows[0] + 0.5) * scale)).lightness() > 200
+    assert icon.pixelColor(1, 1).lightness() < 30

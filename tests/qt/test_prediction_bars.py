@@ -120,3 +120,19 @@ def test_an_empty_canvas_asks_for_a_digit_instead_of_naming_one(qtbot, playgroun
     QApplication.processEvents()
     assert not widget.blank_input and widget.top_class == int(np.argmax(playground.trace.probabilities))
     assert header_has_the_top_colour()
+
+
+def test_outputs_that_are_not_numbers_show_a_message_not_nan_bars(bars, playground):
+    playground.network.weight(0)[...] = np.inf  # set on the network directly (the kernel editor refuses such values)
+    with np.errstate(all="ignore"):
+        playground.recompute()
+    QApplication.processEvents()
+    assert bars.not_finite and bars.probabilities is None and bars.top_class is None
+    message = bars.message()
+    assert "not numbers (NaN or infinite)" in message and "Fix: Edit > Reset kernels, or load a model." in message
+    assert "nan" not in message
+    image = bars.grab().toImage()
+    assert not same(image.pixelColor(bars.track_rect(0).center().toPoint()), TRACK)  # no bars drawn
+    playground.reset_kernels()
+    QApplication.processEvents()
+    assert not bars.not_finite and bars.message() is None and bars.top_class is not None

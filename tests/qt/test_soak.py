@@ -7,7 +7,6 @@ per call.
 """
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
@@ -16,38 +15,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
-
-from cnnstudio.qt import MainWindow
+from robustness.helpers_data import settled_memory_mb as settled_memory
+from robustness.helpers_data import shown_main_window
 
 CYCLES = 3000
 ALLOWED_GROWTH_MB = 30
 
 
-def resident_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        resident_pages = int(statm.read().split()[1])
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 @pytest.fixture(scope="module")
 def window():
-    QApplication.instance() or QApplication([])
-    main = MainWindow()
-    main.show()
-    QApplication.processEvents()
-    yield main
-    main.close()
-    main.deleteLater()
-    QApplication.processEvents()
+    with shown_main_window() as main:
+        yield main
 
 
-def settled_memory() -> float:
-    gc.collect()
-    QApplication.processEvents()
-    return resident_mb()
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc to read the RSS")
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc to read the RSS")
 def test_thousands_of_drawn_inputs_keep_memory_flat(window):
     model = window.canvas_model
     rng = np.random.default_rng(0)
@@ -69,7 +50,7 @@ def test_thousands_of_drawn_inputs_keep_memory_flat(window):
     assert growth < ALLOWED_GROWTH_MB, f"RSS grew by {growth:.1f} MB over {CYCLES} drawn inputs"
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc to read the RSS")
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc to read the RSS")
 def test_thousands_of_kernel_edits_keep_memory_flat(window):
     playground = window.playground
     spec = playground.network.layers[0]

@@ -261,3 +261,24 @@ def test_a_new_architecture_stops_training(qtbot, controller, small_data):
     # weights of the old run that were still on their way must not reach the new network
     qtbot.wait(50)
     assert controller.playground.network.weight(0).shape[0] == 4
+
+
+def test_the_workers_reports_reach_the_session_on_the_gui_thread(qtbot, small_data):
+    """Every report of the worker thread is handled on the GUI thread, which alone touches the playground and views."""
+    import threading
+
+    from cnnstudio.core.playground import Playground
+    from cnnstudio.qt.training.worker import TrainingController
+
+    controller = TrainingController(Playground(Network(seed=1)))
+    session, threads = controller.session, set()
+    for name in ("driver_progress", "driver_weights", "driver_paused", "driver_finished"):
+        original = getattr(session, name)
+        setattr(session, name, lambda *args, original=original: (threads.add(threading.current_thread()),
+                                                                 original(*args)))
+    try:
+        with qtbot.waitSignal(controller.finished, timeout=60_000):
+            controller.start(settings(epochs=1), *small_data)
+    finally:
+        controller.shutdown()
+    assert threads == {threading.main_thread()}

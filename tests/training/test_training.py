@@ -101,6 +101,28 @@ def test_sgd_learns_too(small):
     assert evaluate(network, test).accuracy > 0.5
 
 
+def test_a_run_stuck_at_chance_says_so_with_a_fix(small):
+    train, test = small  # 500 digits: 16 steps an epoch
+    stuck = list(Trainer(Network(seed=0), train, test,
+                         TrainingSettings(optimizer="sgd", learning_rate=1.0, epochs=3)).train_steps())
+    assert stuck[-1].finished and not stuck[-1].diverged  # it never blows up: it just stops learning
+    ends = [p for p in stuck if p.epoch_step == p.steps_per_epoch]
+    assert ends[0].warning == ""  # 16 steps: too early to tell
+    for progress in ends[1:]:
+        assert progress.warning.startswith("Warning: accuracy is stuck at chance level")
+        assert "Fix: lower the learning rate 1 (try 0.05) or switch to Adam" in progress.warning
+        assert progress.message.endswith(progress.warning)
+    assert all(p.warning == "" for p in stuck if p.epoch_step != p.steps_per_epoch)
+
+    healthy = list(Trainer(Network(seed=0), train, test, TrainingSettings(epochs=2)).train_steps())
+    assert all(p.warning == "" for p in healthy)
+    assert healthy[-1].message.endswith("%.")
+
+    crawling = Trainer(Network(seed=0), train, test, TrainingSettings(optimizer="sgd", learning_rate=1e-6,
+                                                                      momentum=0.0, epochs=2)).run()
+    assert "Fix: raise the learning rate 1e-06 (try 0.05)" in crawling.warning
+
+
 # ---------------------------------------------------------------- locked kernels
 
 def test_locked_kernels_stay_bit_for_bit_while_the_others_learn(small):

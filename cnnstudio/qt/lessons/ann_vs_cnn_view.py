@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QProgressBar, Q
 from cnnstudio.io.datasets import load_mnist_5k
 from cnnstudio.lessons.ann_vs_cnn import (ANN_LAYERS, Comparison, ComparisonProgress, cnn_layers, compare_steps,
                                         far_shift_mean, weight_growth, weight_rows)
-from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT
+from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT
 from cnnstudio.training import shift_images
+from cnnstudio.qt.widgets.signals import listen
 
 from .grid_view import GridView, rich_label, symmetric_levels
 
@@ -84,7 +85,7 @@ class AnnVsCnnView(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
         self._fill_weight_tables()
-        playground.events.input_changed.connect(self.refresh_predictions)
+        listen(self, playground.events.input_changed, self.refresh_predictions)
         self.refresh_predictions()
 
     # -- construction
@@ -303,7 +304,7 @@ class AnnVsCnnView(QWidget):
         if image is None:
             self.prediction_label.setText("The comparison needs a 28x28 drawing (digit mode).")
             return
-        self.drawing_view.set_data(image, GRAY_LUT, (0, 1))
+        self.drawing_view.set_data(image, INK_LUT, (0, 1))
         if self.comparison is None:
             self.prediction_label.setText("Train both networks to see their predictions.")
             return

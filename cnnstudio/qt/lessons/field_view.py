@@ -6,7 +6,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from cnnstudio.core.receptive_field import MapTarget, receptive_field
 from cnnstudio.lessons.occlusion import field_growth, map_choices
-from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT
+from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT
+from cnnstudio.qt.widgets.signals import listen
 
 from .grid_view import GridView, rich_label, symmetric_levels, worth_refreshing
 
@@ -42,8 +43,8 @@ class ReceptiveFieldView(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=30)
         self._timer.timeout.connect(self.refresh)
         self._stale = False  # the playground changed while the view was hidden
-        playground.events.activations_changed.connect(self._playground_changed)
-        playground.events.architecture_changed.connect(self._playground_changed)
+        listen(self, playground.events.activations_changed, self._playground_changed)
+        listen(self, playground.events.architecture_changed, self._playground_changed)
         self.refresh()
 
     def _playground_changed(self, *args) -> None:
@@ -109,7 +110,7 @@ class ReceptiveFieldView(QWidget):
             view.title = f"{step.label} ({step.map_shape[0]}x{step.map_shape[1]})"
             view.step = step
             if step.stage < 0:
-                view.set_data(self.playground.input[0], GRAY_LUT, (0, 1))
+                view.set_data(self.playground.input[0], INK_LUT, (0, 1))
             else:
                 maps = trace.stages[step.stage]
                 data = (maps.pooled if step.kind == "pooled" else maps.conv)[0]

@@ -13,16 +13,17 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolButton, QWidget
 
-from cnnstudio.render.mosaic import GRAY_LUT
+from cnnstudio.render.mosaic import INK_LUT
 
 EMPTY = QColor("#eceef1")        # a cell not computed yet
 PADDING_TINT = QColor(120, 130, 150, 70)
 WINDOW = QColor("#0a9b48")       # the sliding window, the receptive field
 CURRENT = QColor("#111111")      # the output cell being filled
 UNREACHED = QColor("#d93025")    # cells the window never reaches
+MIN_NUMBER_PIXELS = 8            # a number smaller than this is not drawn (unreadable)
 
 
 def number_text(value: float) -> str:
@@ -76,18 +77,21 @@ class GridView(QWidget):
     Overlays (all in cell coordinates): ``rects`` ``(row0, col0, row1, col1, colour, width)``
     inclusive; ``fills`` ``(row0, col0, row1, col1, QColor)``; ``crosses`` a bool mask;
     ``tint`` a bool mask painted over (the padding border).  ``clicked(row, col)`` on a press.
+    Numbers scale with the cell and shrink to fit inside it (never running into the next one);
+    a cell too small for a legible number shows none.
     """
 
     clicked = Signal(int, int)
 
     def __init__(self, title: str = "", numbers: bool | None = None, max_cell: int = 44, min_cell: int = 3,
-                 parent=None):
+                 decimals: int | None = None, parent=None):
         super().__init__(parent)
         self.title = title
         self.numbers = numbers          # None: when the cells are big enough
+        self.decimals = decimals        # None: ``number_text``'s 0-2 decimals by size; else always this many
         self.max_cell, self.min_cell = max_cell, min_cell
         self.values = np.zeros((1, 1))
-        self.lut, self.levels = GRAY_LUT, (0.0, 1.0)
+        self.lut, self.levels = INK_LUT, (0.0, 1.0)
         self.rects, self.fills, self.crosses, self.tint = [], [], None, None
         self.caption = ""
         self._image = None
@@ -156,7 +160,28 @@ class GridView(QWidget):
         if 0 <= row < self.values.shape[0] and 0 <= col < self.values.shape[1]:
             self.clicked.emit(row, col)
 
+    def cell_text(self, value: float) -> str:
+        """The number a cell shows for ``value`` ("" for NaN)."""
+        if self.decimals is None or not math.isfinite(value):
+            return number_text(value)
+        return f"{value:.{self.decimals}f}"
+
     # -- painting
+    def _paint_numbers(self, painter: QPainter, H: int, W: int, c: float) -> None:
+        texts = [[self.cell_text(v) for v in row] for row in self.values]
+        font = _fitting_font(painter, [t for row in texts for t in row], c)
+        if font is None:   # smaller than legible: the colours alone
+            return
+        painter.setFont(font)
+        for r in range(H):
+            for k in range(W):
+                if not texts[r][k]:
+                    continue
+                rgba = self._rgba[r, k]
+                dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 128
+                painter.setPen(QColor("white") if dark else QColor("#111"))
+                painter.drawText(self.cell_rect(r, k), Qt.AlignmentFlag.AlignCenter, texts[r][k])
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
@@ -191,19 +216,7 @@ class GridView(QWidget):
                 painter.drawLine(whole.left() + k * c, whole.top(), whole.left() + k * c, whole.bottom())
         show_numbers = self.numbers if self.numbers is not None else c >= 24
         if show_numbers and c >= 12:
-            font = QFont(painter.font())
-            font.setPointSizeF(max(min(c * 0.28, 11), 5.5))
-            painter.setFont(font)
-            lo, hi = self.levels
-            for r in range(H):
-                for k in range(W):
-                    v = self.values[r, k]
-                    if not math.isfinite(v):
-                        continue
-                    rgba = self._rgba[r, k]
-                    dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 128
-                    painter.setPen(QColor("white") if dark else QColor("#111"))
-                    painter.drawText(self.cell_rect(r, k), Qt.AlignmentFlag.AlignCenter, number_text(v))
+            self._paint_numbers(painter, H, W, c)
         if self.crosses is not None:
             painter.setPen(QPen(UNREACHED, max(1.0, c / 10)))
             for r, k in zip(*np.nonzero(self.crosses)):
@@ -215,6 +228,19 @@ class GridView(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.cell_rect(r0, c0, r1 - r0 + 1, c1 - c0 + 1))
         painter.end()
+
+
+def _fitting_font(painter: QPainter, texts: list[str], cell: float) -> QFont | None:
+    """A font that scales with the cell (about 0.45 of it, at least 8 px) and fits the widest text with a margin; None if too small."""
+    font = QFont(painter.font())
+    size = min(max(cell * 0.45, MIN_NUMBER_PIXELS), 16.0)
+    widest = max(texts, key=len, default="")
+    while size >= MIN_NUMBER_PIXELS:
+        font.setPixelSize(int(size))
+        if QFontMetricsF(font).horizontalAdvance(widest) <= cell - 4:
+            return font
+        size -= 1
+    return None
 
 
 def rich_label(text: str = "", style: str = "", wrap: bool = True) -> QLabel:

@@ -9,7 +9,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox, QVBoxLayout, QWidget
 
 from cnnstudio.lessons.occlusion import BACKGROUND, GREY, occlusion_map, patch_positions
-from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
+from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT, INK_LUT
+from cnnstudio.qt.widgets.signals import listen
 
 from .grid_view import UNREACHED, GridView, rich_label, symmetric_levels, worth_refreshing
 
@@ -40,14 +41,18 @@ class OcclusionView(QWidget):
         layout.addLayout(row)
         maps = QHBoxLayout()
         self.input_view = GridView("input and the most damaging patch")
-        self.drop_view = GridView("probability drop (red: the network looked here)")
+        self.drop_view = GridView("probability drop")
         self.prob_view = GridView("probability with the patch at each position")
+        # one colour per meaning: red/blue only for the drop; the probability itself in grey
+        self.input_view.set_caption("red square: the patch that hides the most")
+        self.drop_view.set_caption("hiding it: red lowers the probability · blue raises it · white: no change")
+        self.prob_view.set_caption("black: 100% · white: 0% (with the patch there)")
         for view in (self.input_view, self.drop_view, self.prob_view):
             maps.addWidget(view, 1)
         layout.addLayout(maps, 1)
         self._timer = QTimer(self, singleShot=True, interval=30)
         self._timer.timeout.connect(self.refresh)
-        playground.events.activations_changed.connect(self._playground_changed)
+        listen(self, playground.events.activations_changed, self._playground_changed)
         self.refresh()
 
     def _playground_changed(self, *args) -> None:
@@ -69,14 +74,14 @@ class OcclusionView(QWidget):
         self.result = result = occlusion_map(playground.network, image, patch, stride, self.fill_box.currentData())
         self.seconds = time.perf_counter() - start
         n = result.probability.size
-        self.input_view.set_data(image, GRAY_LUT, (0, 1))
+        self.input_view.set_data(image, INK_LUT, (0, 1))
         r, c = np.unravel_index(np.argmax(result.drop), result.drop.shape)
         top = patch_positions(image.shape[0], patch, stride)[r]
         left = patch_positions(image.shape[1], patch, stride)[c]
         self.input_view.set_overlays(fills=[(top, left, top + patch - 1, left + patch - 1, QColor(128, 128, 128, 170))],
                                      rects=[(top, left, top + patch - 1, left + patch - 1, UNREACHED, 2)])
         self.drop_view.set_data(result.pixel_drop, DIVERGING_LUT, symmetric_levels(result.pixel_drop))
-        self.prob_view.set_data(result.probability, SEQUENTIAL_LUT, (0, 1))
+        self.prob_view.set_data(result.probability, GRAY_LUT, (0, 1))
         self.info.setText(f"predicted class <b>{result.target}</b>: {result.baseline:.0%}; hiding the marked square "
                           f"drops it to {result.probability[r, c]:.0%}. {n} forward passes in "
                           f"{self.seconds * 1e3:.0f} ms ({n / max(self.seconds, 1e-6):,.0f} per second).")

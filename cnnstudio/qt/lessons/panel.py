@@ -4,14 +4,15 @@
 CNN, receptive fields and occlusion views.  Each view is built when its tab is
 first shown (the X-or-O view trains its network as it is built).  The banner's
 link opens the panel the lesson is about; a link to the window's feature maps
-is passed on as ``panel_requested("maps")``.
+is passed on as ``panel_requested("maps")``.  Its "End lesson" and "Keep this change"
+buttons are passed on as ``end_requested`` and ``keep_requested`` (the dock acts on them).
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from cnnstudio.lessons.guided import Lesson
 
@@ -41,6 +42,8 @@ class ExplainPanel(QWidget):
     """
 
     panel_requested = Signal(str)
+    end_requested = Signal()    # the banner's "End lesson"
+    keep_requested = Signal()   # the banner's "Keep this change"
 
     def __init__(self, playground, current_image: Callable | None = None, parent=None):
         super().__init__(parent)
@@ -49,12 +52,26 @@ class ExplainPanel(QWidget):
         self.lesson: Lesson | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.banner = rich_label(style="background: #eef5ff; border: 1px solid #c9dcf5; padding: 5px; "
-                                       "color: #2b2f36;")
+        self.banner_box = QFrame()
+        self.banner_box.setObjectName("lessonBanner")
+        self.banner_box.setStyleSheet("#lessonBanner { background: #eef5ff; border: 1px solid #c9dcf5; }")
+        banner_layout = QHBoxLayout(self.banner_box)
+        banner_layout.setContentsMargins(0, 0, 4, 0)
+        self.banner = rich_label(style="padding: 5px; color: #2b2f36;")
         self.banner.setOpenExternalLinks(False)
         self.banner.linkActivated.connect(self._link)
-        self.banner.hide()
-        layout.addWidget(self.banner)
+        banner_layout.addWidget(self.banner, 1)
+        self.keep_button = QPushButton("Keep this change")
+        self.keep_button.setToolTip("Keep the lesson's kernels and settings in your network (Edit > Undo takes "
+                                    "them back)")
+        self.keep_button.clicked.connect(self.keep_requested)
+        self.end_button = QPushButton("End lesson")
+        self.end_button.setToolTip("End the lesson: your network comes back exactly as it was before it")
+        self.end_button.clicked.connect(self.end_requested)
+        for button in (self.keep_button, self.end_button):
+            banner_layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.banner_box.hide()
+        layout.addWidget(self.banner_box)
         self.tabs = QTabWidget()
         self.views: dict[str, QWidget] = {}
         self._makers = {
@@ -92,21 +109,36 @@ class ExplainPanel(QWidget):
         view = self.view(name)
         view.setFocus()
 
-    def show_lesson(self, lesson: Lesson) -> None:
-        """Show the lesson's text and open the panel it points at."""
+    def show_lesson(self, lesson: Lesson, sandboxed: bool = False) -> None:
+        """Show the lesson's text and open the panel it points at, at the layer or picture the text is about.
+
+        ``sandboxed``: the lesson changed the network (for a while): offer "Keep this change".
+        """
         self.lesson = lesson
-        self.banner.setText(f"<b>Lesson: {lesson.title}.</b> {lesson.text} "
+        until = (" <i>Your network comes back when the lesson ends.</i>" if sandboxed else "")
+        self.banner.setText(f"<b>Lesson: {lesson.title}.</b> {lesson.text}{until} "
                             f"<a href='panel:{lesson.panel}'>Show {PANEL_NAMES[lesson.panel]} →</a>")
+        self.keep_button.setVisible(sandboxed)
+        self.banner_box.show()
         self.banner.show()
         self.show_panel(lesson.panel)
         if lesson.panel == "step":
             step = self.view("step")
             step.rebuild()
-            if lesson.phase and step.model is not None:  # None: the view says there is no conv layer
+            if step.model is not None:  # None: the view says there is no conv layer
+                step.model.rebuild(stage=lesson.stage, filter=lesson.filter)   # the layer the text explains
+            if lesson.phase and step.model is not None:
                 step.model.go_to_phase(lesson.phase)
                 # start where the window is on the drawing, not in the empty top-left corner
                 span = step.model.span(lesson.phase)
                 step.model.go_to(span.start + span.count // 2 + step.model.cols.positions // 3)
+        elif lesson.panel == "xo" and lesson.picture:
+            self.view("xo").lesson.draw(lesson.picture)   # "the CNN still says X" is about this picture
+
+    def end_lesson(self) -> None:
+        """The lesson is over (ended or kept): its banner goes."""
+        self.lesson = None
+        self.banner_box.hide()
 
     def _link(self, href: str) -> None:
         if href.startswith("panel:"):

@@ -9,18 +9,19 @@ the activation, pooling, flatten, the dense layer and softmax.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QVBoxLayout, QWidget
 
-from cnnstudio.lessons.step_through import PHASES, StepThrough
-from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
+from cnnstudio.lessons.step_records import SHOWN_DECIMALS
+from cnnstudio.lessons.step_through import PHASES, SOFTMAX_NOTE, StepThrough
+from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT
+from cnnstudio.qt.widgets.signals import listen
 
 from .grid_view import (CURRENT, WINDOW, GridView, number_text, operator_label, rich_label, symmetric_levels,
                         tool_button, worth_refreshing)
+from .step_end_phases import NetworkEndPhases
 
 ZEROED = QColor("#1a73e8")       # negatives that ReLU zeroed
 AMBER = "#8a5a00"
@@ -30,15 +31,7 @@ NO_CONV_TEXT = ("<b>This network has no conv layer to step through</b>: it has o
                 "settings change.")
 
 
-def _wrap(vector: np.ndarray, width: int) -> np.ndarray:
-    """A long vector as rows of ``width`` (NaN after the end), to draw it as a strip."""
-    rows = -(-vector.size // width)
-    out = np.full(rows * width, np.nan)
-    out[:vector.size] = vector
-    return out.reshape(rows, width)
-
-
-class ExplainView(QWidget):
+class ExplainView(NetworkEndPhases, QWidget):
     """Step through one conv layer (and the end of the network) on the playground's input and kernels.
 
     A network without conv layers shows a message instead (``model`` is None then).
@@ -48,6 +41,7 @@ class ExplainView(QWidget):
         super().__init__(parent)
         self.playground = playground
         self.model: StepThrough | None = None  # None while the network has no conv layer
+        self._stage: int | None = 0            # the conv layer of the step being shown
         self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
         self._rebuild_timer.timeout.connect(self.rebuild)
         self._stale = False  # the playground changed while the view was hidden
@@ -55,8 +49,8 @@ class ExplainView(QWidget):
         self._play_timer.timeout.connect(self._tick)
         self._build()
         self.set_speed(20)
-        playground.events.activations_changed.connect(self._playground_changed)
-        playground.events.architecture_changed.connect(self._playground_changed)
+        listen(self, playground.events.activations_changed, self._playground_changed)
+        listen(self, playground.events.architecture_changed, self._playground_changed)
         self.rebuild()
 
     # -- construction
@@ -126,9 +120,9 @@ class ExplainView(QWidget):
         self.source = GridView("input")
         self.patch = GridView("patch", numbers=True, max_cell=40)
         self.kernel = GridView("kernel", numbers=True, max_cell=40)
-        self.products = GridView("products", numbers=True, max_cell=40)
+        self.products = GridView("products", numbers=True, max_cell=40, decimals=SHOWN_DECIMALS)
         self.result = rich_label(style="font-size: 14px; padding: 4px;")
-        self.result.setMinimumWidth(130)
+        self.result.setMinimumWidth(170)
         self.result.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.target = GridView("feature map")
         self.ops = [operator_label("→"), operator_label("×"), operator_label("="), operator_label("→")]
@@ -137,8 +131,16 @@ class ExplainView(QWidget):
                                 (self.ops[3], 0), (self.target, 4)):
             scene.addWidget(widget, stretch)
         layout.addLayout(scene, 1)
+        self.subtotals = GridView("", numbers=True, max_cell=48, decimals=SHOWN_DECIMALS)
+        self.subtotals.setFixedHeight(62)   # cells of about 40 px: room for "-0.69"
+        self.subtotals.clicked.connect(lambda row, col: self.channel_box.setValue(col + 1))
+        self.subtotals.hide()
+        layout.addWidget(self.subtotals)
         self.description = rich_label(style="color: #2b2f36; padding: 2px;")
         layout.addWidget(self.description)
+        self.note_label = rich_label(style="color: #2b2f36; background: #f3f4f6; padding: 3px;")
+        self.note_label.hide()
+        layout.addWidget(self.note_label)
 
     def _sync_choices(self) -> None:
         specs = self.playground.network.conv_specs
@@ -153,12 +155,20 @@ class ExplainView(QWidget):
         self.filter_box.setRange(1, specs[self.model.stage].filters)
         self.filter_box.setValue(self.model.filter + 1)
         self.filter_box.blockSignals(False)
-        channels = self.model.padded.shape[0]
-        self.channel_box.setRange(1, channels)
-        self.channel_box.setVisible(channels > 1)
+        self._sync_channels()
         self.scrubber.blockSignals(True)
         self.scrubber.setRange(0, self.model.count - 1)
         self.scrubber.blockSignals(False)
+
+    def _sync_channels(self) -> None:
+        """The channel box follows the input channels of the conv layer the current step is in."""
+        step = self.model.step()
+        channels = self.model.replay(step.stage).padded.shape[0] if step.stage is not None else 1
+        if self.channel_box.maximum() != channels:
+            self.channel_box.blockSignals(True)
+            self.channel_box.setRange(1, channels)
+            self.channel_box.blockSignals(False)
+        self.channel_box.setVisible(channels > 1)
 
     # -- commands (the buttons and keys call these)
     def model_go_to(self, index: int) -> None:
@@ -268,12 +278,18 @@ class ExplainView(QWidget):
         self.scrubber.blockSignals(False)
         self.position_label.setText(f"step {model.position + 1} of {model.count}")
         self.phase_box.setCurrentIndex(PHASES.index(step.phase))
+        self._stage = step.stage
+        self._sync_channels()
+        layer = f" · conv {step.stage + 1}" if step.stage is not None else ""
         self.phase_label.setText(f"{model.phase_title(step.phase)} "
                                  f"<span style='font-weight: normal; color: #777'>(step {step.local + 1} of "
-                                 f"{model.span(step.phase).count})</span>")
-        warnings = model.slide_warnings if step.phase == "conv" else []
+                                 f"{model.span(step.phase, step.stage).count}){layer}</span>")
+        warnings = model.replay(step.stage).slide_warnings if step.phase == "conv" else []
         self.warning_label.setText("<br>".join(warnings))
         self.warning_label.setVisible(bool(warnings))
+        self.note_label.setText(SOFTMAX_NOTE if step.phase == "softmax" else "")
+        self.note_label.setVisible(step.phase == "softmax")
+        self.subtotals.setVisible(step.phase == "conv" and self.channel_box.maximum() > 1)
         getattr(self, f"_show_{step.phase}")(step.detail)
         self.description.setText(model.describe())
 
@@ -287,49 +303,63 @@ class ExplainView(QWidget):
 
     def _show_conv(self, d) -> None:
         model = self.model
+        r = model.replay(self._stage)
         c = self.channel_box.value() - 1
-        padded = model.padded[c]
-        is_image = model.stage == 0
-        lut, levels = (GRAY_LUT, (0.0, max(1.0, float(padded.max())))) if is_image else \
+        padded = r.padded[c]
+        is_image = r.stage == 0
+        lut, levels = (INK_LUT, (0.0, max(1.0, float(padded.max())))) if is_image else \
             (DIVERGING_LUT, symmetric_levels(padded))
-        K = model.spec.kernel
+        K = r.spec.kernel
         self.source.title = (f"padded input ({padded.shape[0]}x{padded.shape[1]}, zeros shaded)" if is_image else
-                             f"padded map {c + 1} of pool {model.stage}")
+                             f"padded map {c + 1} of pool {r.stage}")
         self.source.set_data(padded, lut, levels)
-        inner = (model.rows.pad_before, model.cols.pad_before,
-                 model.rows.pad_before + model.rows.size - 1, model.cols.pad_before + model.cols.size - 1)
+        inner = (r.rows.pad_before, r.cols.pad_before,
+                 r.rows.pad_before + r.rows.size - 1, r.cols.pad_before + r.cols.size - 1)
         self.source.set_overlays(rects=[(*inner, "#8892a0", 1), (d.top, d.left, d.top + K - 1, d.left + K - 1,
                                                                  WINDOW, 3)],
-                                 crosses=model.uncovered, tint=model.is_padding)
-        self.source.set_caption(f"stride {model.spec.stride}: the window jumps {model.spec.stride} pixel(s)")
-        self._middle(("patch", f"kernel (filter {model.filter + 1})", "products"))
+                                 crosses=r.uncovered, tint=r.is_padding)
+        self.source.set_caption(f"stride {r.spec.stride}: the window jumps {r.spec.stride} pixel(s)")
+        channels = d.patch.shape[0]
+        of_channel = f" ch {c + 1}" if channels > 1 else ""
+        self._middle((f"patch{of_channel}", f"filter {r.filter + 1}{of_channel}", f"products{of_channel}"))
         self.patch.set_data(d.patch[c], lut, levels)
         self.patch.set_overlays()
         self.kernel.set_data(d.kernel[c], DIVERGING_LUT, symmetric_levels(d.kernel))
-        self.products.set_data(d.products[c], DIVERGING_LUT, symmetric_levels(d.products))
-        over = f"<br><span style='color:#777'>(all {d.patch.shape[0]} channels)</span>" if d.patch.shape[0] > 1 else ""
-        self.result.setText(f"sum {number_text(d.total)}{over}<br>+ bias {number_text(d.bias)}"
-                            f"<br>= <b>{number_text(d.value)}</b>")
-        self.target.title = f"feature map ({model.conv.shape[0]}x{model.conv.shape[1]})"
-        self.target.set_data(model.conv_filled(), DIVERGING_LUT, symmetric_levels(model.conv))
+        self.products.set_data(d.shown_products[c], DIVERGING_LUT, symmetric_levels(d.products))
+        if channels > 1:
+            self.subtotals.set_data(d.shown_subtotals, DIVERGING_LUT, symmetric_levels(d.shown_subtotals))
+            self.subtotals.set_overlays(rects=[(0, c, 0, c, CURRENT, 2)])
+            self.subtotals.title = f"sum of each channel's shown products, channels 1..{channels} (click one)"
+            subtotal = f"channel {c + 1}: {d.shown_subtotals[c]:.{SHOWN_DECIMALS}f}<br>all {channels}: "
+        else:
+            subtotal = "sum "
+        self.result.setText(f"{subtotal}<b>{d.shown_total:.{SHOWN_DECIMALS}f}</b><br>"
+                            f"<span style='color:#777'>(rounded; exact {d.total:.4f})</span>"
+                            f"<br>+ bias {d.bias:.4f}<br>= <b>{d.value:.4f}</b>")
+        self.result.setToolTip(f"Each product is rounded to {SHOWN_DECIMALS} decimals; the sum of the shown "
+                               f"products is exactly their total. The exact sum {d.total:.4f} uses unrounded values.")
+        filled = model.conv_filled(stage=self._stage)
+        self.target.title = f"feature map of conv {r.stage + 1} ({r.conv.shape[0]}x{r.conv.shape[1]})"
+        self.target.set_data(filled, DIVERGING_LUT, symmetric_levels(r.conv))
         self.target.set_overlays(rects=[(d.row, d.col, d.row, d.col, CURRENT, 2)])
-        self.target.set_caption(f"{np.isfinite(model.conv_filled()).sum()} of {model.conv.size} pixels")
+        self.target.set_caption(f"{np.isfinite(filled).sum()} of {r.conv.size} pixels")
 
     def _show_activation(self, d) -> None:
         model = self.model
-        levels = symmetric_levels(model.conv)
+        r = model.replay(self._stage)
+        levels = symmetric_levels(r.conv)
         self.source.title = "feature map"
-        self.source.set_data(model.conv, DIVERGING_LUT, levels)
+        self.source.set_data(r.conv, DIVERGING_LUT, levels)
         self.source.set_overlays(rects=[(d.row, d.col, d.row, d.col, CURRENT, 2)])
         self.source.set_caption("")
         self._middle(("", "", ""), ("→", "", "", "→"))
-        name = "ReLU" if model.spec.activation == "relu" else model.spec.activation
+        name = "ReLU" if r.spec.activation == "relu" else r.spec.activation
         colour = ZEROED.name() if d.zeroed else "#2b2f36"
         self.result.setText(f"{number_text(d.before)}<br>{name}<br><b style='color:{colour}'>{number_text(d.after)}</b>"
                             + ("<br><span style='color:#1a73e8'>negative: zeroed</span>" if d.zeroed else ""))
-        filled = model.activation_filled()
+        filled = model.activation_filled(stage=self._stage)
         done = np.isfinite(filled)
-        zeroed = done & (model.conv < 0) & (model.activation == 0)
+        zeroed = done & (r.conv < 0) & (r.activation == 0)
         self.target.title = f"after {name}"
         self.target.set_data(filled, DIVERGING_LUT, levels)
         self.target.set_overlays(rects=[(d.row, d.col, d.row, d.col, CURRENT, 2)],
@@ -338,10 +368,11 @@ class ExplainView(QWidget):
 
     def _show_pool(self, d) -> None:
         model = self.model
-        size = model.spec.pool_size
-        levels = symmetric_levels(model.activation)
+        r = model.replay(self._stage)
+        size = r.spec.pool_size
+        levels = symmetric_levels(r.activation)
         self.source.title = "activated map"
-        self.source.set_data(model.activation, DIVERGING_LUT, levels)
+        self.source.set_data(r.activation, DIVERGING_LUT, levels)
         rects = [(d.top, d.left, d.top + size - 1, d.left + size - 1, WINDOW, 3)]
         if d.winner is not None:
             rects.append((d.winner[0], d.winner[1], d.winner[0], d.winner[1], CURRENT, 2))
@@ -354,81 +385,10 @@ class ExplainView(QWidget):
                                   d.winner[1] - d.left, CURRENT, 3)])
         how = "max" if d.winner is not None else "mean"
         self.result.setText(f"{how}<br>= <b>{number_text(d.value)}</b>")
-        self.target.title = f"pooled ({model.pooled.shape[0]}x{model.pooled.shape[1]})"
-        self.target.set_data(model.pooled_filled(), DIVERGING_LUT, levels)
+        self.target.title = f"pooled ({r.pooled.shape[0]}x{r.pooled.shape[1]})"
+        self.target.set_data(model.pooled_filled(stage=self._stage), DIVERGING_LUT, levels)
         self.target.set_overlays(rects=[(d.row, d.col, d.row, d.col, CURRENT, 2)])
         self.target.set_caption("each window keeps its max value" if how == "max" else "each window keeps its mean")
-
-    def _pooled_tiles(self) -> tuple[np.ndarray, int]:
-        """The last stage's pooled maps tiled in a grid, a line of NaN between them; and the number of columns."""
-        maps = self.model.last_pooled
-        F, Hq, Wq = maps.shape
-        columns = int(math.ceil(math.sqrt(F)))
-        rows = -(-F // columns)
-        out = np.full((rows * (Hq + 1) - 1, columns * (Wq + 1) - 1), np.nan)
-        for f in range(F):
-            r, c = divmod(f, columns)
-            out[r * (Hq + 1):r * (Hq + 1) + Hq, c * (Wq + 1):c * (Wq + 1) + Wq] = maps[f]
-        return out, columns
-
-    def _show_flatten(self, d) -> None:
-        model = self.model
-        F, Hq, Wq = model.last_pooled.shape
-        levels = symmetric_levels(model.last_pooled)
-        self.source.title = f"the {F} pooled maps of conv {len(model.network.conv_specs)}"
-        tiles, columns = self._pooled_tiles()
-        self.source.set_data(tiles, DIVERGING_LUT, levels)
-        r, c = divmod(d.filter, columns)
-        row, col = r * (Hq + 1) + d.row, c * (Wq + 1)
-        self.source.set_overlays(rects=[(row, col, row, col + Wq - 1, WINDOW, 2)])
-        self.source.set_caption("")
-        self._middle(("", "", ""), ("→", "", "", "→"))
-        self.result.setText(f"map {d.filter + 1}, row {d.row}<br>→ entries<br>{d.start}..{d.start + Wq - 1}")
-        width = Hq * Wq
-        self.target.title = f"one vector of {model.flat.size} numbers (a line per map)"
-        self.target.set_data(_wrap(model.flat_filled(), width), DIVERGING_LUT, levels)
-        r, c = divmod(d.start, width)
-        self.target.set_overlays(rects=[(r, c, r, c + Wq - 1, WINDOW, 2)])
-        self.target.set_caption("colours kept: the same numbers, in one line")
-
-    def _show_dense(self, d) -> None:
-        model = self.model
-        F, Hq, Wq = model.last_pooled.shape
-        # the first dense layer reads the flattened maps: wrap them as flatten drew them, a line per map
-        width = Hq * Wq if d.layer == 0 else int(math.ceil(math.sqrt(d.inputs.size * 2)))
-        self.source.title = f"input vector ({d.inputs.size})"
-        self.source.set_data(_wrap(d.inputs, width), DIVERGING_LUT, symmetric_levels(d.inputs))
-        self.source.set_overlays()
-        self.source.set_caption("")
-        self._middle(("", f"weights of {'class' if d.layer == len(model.dense_values) - 1 else 'unit'} {d.unit}",
-                      "products"), ("→", "×", "=", "→"))
-        self.kernel.set_data(_wrap(d.weights, width), DIVERGING_LUT, symmetric_levels(d.weights))
-        self.products.set_data(_wrap(d.products, width), DIVERGING_LUT, symmetric_levels(d.products))
-        self.result.setText(f"sum {number_text(d.value - d.bias)}<br>+ bias {number_text(d.bias)}"
-                            f"<br>= <b>{number_text(d.value)}</b>")
-        outputs = model.dense_filled(d.layer)
-        last = d.layer == len(model.dense_values) - 1
-        self.target.title = "logits (one per class)" if last else f"dense layer {d.layer + 1}"
-        self.target.set_data(outputs, DIVERGING_LUT, symmetric_levels(model.dense_outputs[d.layer]))
-        self.target.set_overlays(rects=[(0, d.unit, 0, d.unit, CURRENT, 2)])
-        self.target.set_caption("classes 0 .. 9, left to right" if last and outputs.size == 10 else "")
-
-    def _show_softmax(self, d) -> None:
-        model = self.model
-        self.source.title = "logits"
-        self.source.set_data(d.logits, DIVERGING_LUT, symmetric_levels(d.logits))
-        self.source.set_overlays(rects=[(0, d.cls, 0, d.cls, CURRENT, 2)])
-        self.source.set_caption("")
-        self._middle(("", "exp(logit - max)", ""), ("→", "", "", "→"))
-        self.kernel.set_data(d.exps, SEQUENTIAL_LUT, (0, 1))
-        self.kernel.set_overlays(rects=[(0, d.cls, 0, d.cls, CURRENT, 2)])
-        self.result.setText(f"{number_text(d.exps[d.cls])}<br>÷ {number_text(d.total)}"
-                            f"<br>= <b>{d.probability:.3f}</b>")
-        self.target.title = "probabilities"
-        self.target.set_data(model.probabilities_filled(), SEQUENTIAL_LUT, (0, 1))
-        self.target.set_overlays(rects=[(0, d.cls, 0, d.cls, CURRENT, 2)])
-        best = int(np.argmax(model.probabilities))
-        self.target.set_caption(f"the network says {best} ({model.probabilities[best]:.0%})")
 
     # -- pixel access for tests
     def shown_feature_map(self) -> np.ndarray:

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cnnstudio.lessons.xo import XOLesson
-from cnnstudio.render.mosaic import DIVERGING_LUT, GRAY_LUT, SEQUENTIAL_LUT
+from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT, SEQUENTIAL_LUT
 
 from .grid_view import CURRENT, WINDOW, GridView, operator_label, rich_label, symmetric_levels
 
@@ -101,7 +101,7 @@ class XOView(QWidget):
         lesson = self.lesson
         trace, network = lesson.trace, lesson.network
         stage = trace.stages[0]
-        self.image_view.set_data(lesson.image, GRAY_LUT, (0, 1))
+        self.image_view.set_data(lesson.image, INK_LUT, (0, 1))
         kernel = network.weight(0)[0, 0]
         self.filter_view.set_data(kernel, DIVERGING_LUT, symmetric_levels(kernel))
         self.bias_label.setText(f"bias {network.bias(0)[0]:+.2f}")

@@ -7,8 +7,10 @@ holds brush size, eraser, undo/redo, clear, open, size and MNIST framing; with
 framing on, an inset shows ``network_input()``.
 
 For the main window: ``hovered(row, col)`` while the mouse moves over the image
-without drawing, ``left()`` when it leaves, and ``set_highlight(rects)`` to
-outline image regions (e.g. receptive fields).
+without drawing, ``left()`` when it leaves, ``set_highlight(rects)`` to outline
+image regions (e.g. receptive fields) and ``open_image_file(path)`` (File > Recent).
+The right button erases, so the export menu (the drawing as PNG, its pixels as
+values) is on the toolbar's "⋯" button and on Shift+right click.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from cnnstudio.core.canvas import DIGIT_SIZE, IMAGE_SIZES, CanvasModel
 from cnnstudio.imaging.files import ImageFileError, read_rgba
+from cnnstudio.qt.widgets.export import export_menu
 from cnnstudio.qt.widgets.qimage import qimage_rgba
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
@@ -66,7 +69,8 @@ class _NetworkInputPreview(QWidget):
 class QtCanvas(QWidget):
     """The drawing canvas (objectName ``canvas``) for a ``CanvasModel``.
 
-    Left button (or pen) draws, right button (or the pen's eraser end) erases.
+    Left button (or pen) draws, right button (or the pen's eraser end) erases;
+    Shift+right click (or the "⋯" button, ``export_button``) opens the export menu.
     Signals: ``hovered(row, col)`` in image pixels while the mouse moves over the
     image without drawing; ``left()`` when it leaves the image.
     """
@@ -81,6 +85,7 @@ class QtCanvas(QWidget):
         self.setMouseTracking(True)
         self.setAcceptDrops(True)
         self.setCursor(Qt.CrossCursor)
+        self.setToolTip("Left button draws, right button erases; Shift+right click saves or copies the drawing")
         self._highlights: list[tuple[QRectF, QColor]] = []
         self._stroke_button = Qt.NoButton  # the button (or pen) drawing the open stroke
         self._hovering = False
@@ -170,6 +175,13 @@ class QtCanvas(QWidget):
                                        "Open a PNG, JPEG, BMP, GIF, WebP or TIFF image (or drop one on the canvas)",
                                        self.open_image_dialog)
 
+        self.export_button = tool_button("canvas_export", "\u22ef", "Save the drawing as PNG, copy its pixel "
+                                         "values or save them as CSV or .npy (also Shift+right click on it)")
+        self.export_button.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        self.export_button.setPopupMode(QToolButton.InstantPopup)
+        self.export_menu = export_menu(self, "drawing", lambda: self.model.image.copy(), self.image_picture)
+        self.export_button.setMenu(self.export_menu)
+
         self.size_combo = QComboBox(self._toolbar)
         self.size_combo.setObjectName("canvas_size")
         self.size_combo.setToolTip("28 x 28 draws digits for the classifier; larger sizes show kernels on photos")
@@ -207,7 +219,8 @@ class QtCanvas(QWidget):
         controls.setSpacing(6)
         controls.addLayout(row(brush_label, self.brush_slider, self.brush_value, self.eraser_button,
                                stretch_index=1))
-        controls.addLayout(row(self.undo_button, self.redo_button, self.clear_button, self.open_button))
+        controls.addLayout(row(self.undo_button, self.redo_button, self.clear_button, self.open_button,
+                               self.export_button))
         controls.addLayout(row(self.size_combo, self.framing_check, stretch_index=0))
         controls.addStretch(1)
         layout = QHBoxLayout(self._toolbar)
@@ -241,6 +254,12 @@ class QtCanvas(QWidget):
             self.show_message(f"Could not open “{name}”: it {error.problem}. Fix: {error.fix}.")
             return False
         return self._load_pixels(rgba, name)
+
+    open_image_file = load_image_file  # the name File > Recent calls it by
+
+    def image_picture(self) -> QPixmap:
+        """The drawing as shown on screen (pixel grid and outlines included)."""
+        return self.grab(self.image_rect())
 
     def open_image_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", IMAGE_FILTER)
@@ -350,7 +369,9 @@ class QtCanvas(QWidget):
             self.model.end_stroke()
 
     def mousePressEvent(self, event):
-        if event.button() in (Qt.LeftButton, Qt.RightButton) and self._stroke_button == Qt.NoButton:
+        if event.button() == Qt.RightButton and event.modifiers() & Qt.ShiftModifier:
+            self.export_menu.popup(event.globalPosition().toPoint())  # the plain right button erases
+        elif event.button() in (Qt.LeftButton, Qt.RightButton) and self._stroke_button == Qt.NoButton:
             self._begin(event.position(), event.button(), erase=event.button() == Qt.RightButton)
         event.accept()
 
@@ -371,6 +392,11 @@ class QtCanvas(QWidget):
             self._move(event.position())
         elif kind == QEvent.Type.TabletRelease:
             self._end(event.button())
+        event.accept()
+
+    def contextMenuEvent(self, event):
+        if event.reason() == event.Reason.Keyboard:  # the Menu key; a mouse right click erased (or Shift: shown)
+            self.export_menu.popup(self.mapToGlobal(self.image_rect().center()))
         event.accept()
 
     def leaveEvent(self, event):

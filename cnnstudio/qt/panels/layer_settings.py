@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxL
 from cnnstudio.engine.shapes import ACTIVATIONS, MAX_KERNEL, MAX_STRIDE, POOLS, ConvSpec, resolve_padding
 from cnnstudio.core.playground import Playground
 
-from cnnstudio.qt.widgets.signals import qt_signals_blocked
+from cnnstudio.qt.widgets.signals import listen, qt_signals_blocked
 
 ERROR_COLOUR = "#d32f2f"
 ERROR_TINT = "#fde3e1"  # the background of a field whose last edit was refused
@@ -117,6 +117,23 @@ def _shape_text(shape) -> str:
     return "\u00d7".join(str(v) for v in shape)
 
 
+def _stage_output(stage) -> tuple[int, int, int]:
+    """(F, H, W) a conv stage hands on: its pooled maps, or its activations when it does not pool."""
+    if stage.pool == "none":
+        return stage.filters, stage.height, stage.width
+    return stage.filters, stage.pooled_height, stage.pooled_width
+
+
+def image_mode_note(network, input_shape) -> str:
+    """'' on the network's own input; else a sentence that the dense layers only run on their input size."""
+    input_shape = tuple(input_shape)
+    if input_shape == tuple(network.input_shape):
+        return ""
+    return (f"<b>Image mode</b>: the conv layers run on the {_shape_text(input_shape)} image, so the shapes "
+            f"above are its shapes. The dense layers and the prediction only run on a "
+            f"{_shape_text(network.input_shape)} input (the digit canvas).")
+
+
 class _ConvGroup(QGroupBox):
     """The fields of one conv layer, with an error line under each field and warnings at the bottom."""
 
@@ -128,20 +145,18 @@ class _ConvGroup(QGroupBox):
         self.name = f"conv {layer + 1}"
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
-        # two fields per row; under each row, the errors of its two fields (hidden until there is one)
-        grid = QGridLayout(self)
-        grid.setContentsMargins(8, 4, 8, 6)
-        grid.setHorizontalSpacing(6)
-        grid.setVerticalSpacing(3)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        # fields in one or two columns (``set_columns``, by the panel's width); under each field its error
+        # (hidden until there is one); the arithmetic above, the warnings below
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(8, 4, 8, 6)
+        self.grid.setHorizontalSpacing(6)
+        self.grid.setVerticalSpacing(3)
         self.arithmetic = QLabel()
         self.arithmetic.setObjectName("shapeArithmetic")
         self.arithmetic.setWordWrap(True)
         self.arithmetic.setStyleSheet("color: #555;")
-        grid.addWidget(self.arithmetic, 0, 0, 1, 4)
-        for index, field in enumerate(FIELDS):
-            row, column = 1 + 2 * (index // 2), 2 * (index % 2)
+        self.labels: dict[str, QLabel] = {}
+        for field in FIELDS:
             editor = self._make_editor(field)
             editor.setObjectName(f"conv{layer}_{field.key}")
             editor.setToolTip(field.tooltip)
@@ -150,8 +165,7 @@ class _ConvGroup(QGroupBox):
             label = QLabel(field.label)
             label.setToolTip(field.tooltip)
             label.setBuddy(editor)
-            grid.addWidget(label, row, column)
-            grid.addWidget(editor, row, column + 1)
+            self.labels[field.key] = label
             error = QLabel()
             error.setObjectName(f"conv{layer}_{field.key}_error")
             error.setWordWrap(True)
@@ -159,13 +173,40 @@ class _ConvGroup(QGroupBox):
             error.setStyleSheet(f"color: {ERROR_COLOUR};")
             error.hide()
             self.errors[field.key] = error
-            grid.addWidget(error, row + 1, 0, 1, 4)
         self.warning = QLabel()
         self.warning.setObjectName(f"conv{layer}_warning")
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.warning.hide()
-        grid.addWidget(self.warning, 2 + len(FIELDS), 0, 1, 4)
+        self.columns = 0
+        self.set_columns(2)
+
+    def two_column_width(self) -> int:
+        """The width this group needs to show its fields two per row without clipping any."""
+        label = max(l.sizeHint().width() for l in self.labels.values())
+        editor = max(max(e.minimumSizeHint().width(), e.minimumWidth()) for e in self.editors.values())
+        margins = self.grid.contentsMargins()
+        return 2 * (label + editor) + 3 * self.grid.horizontalSpacing() + margins.left() + margins.right() + 4
+
+    def set_columns(self, columns: int) -> None:
+        """Lay the fields out ``columns`` (1 or 2) per row: one column keeps every field visible on a narrow panel."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        grid = self.grid
+        for widget in (self.arithmetic, self.warning, *self.labels.values(), *self.editors.values(),
+                       *self.errors.values()):
+            grid.removeWidget(widget)
+        span = 2 * columns
+        grid.addWidget(self.arithmetic, 0, 0, 1, span)
+        for index, field in enumerate(FIELDS):
+            row, column = 1 + 2 * (index // columns), 2 * (index % columns)
+            grid.addWidget(self.labels[field.key], row, column)
+            grid.addWidget(self.editors[field.key], row, column + 1)
+            grid.addWidget(self.errors[field.key], row + 1, 0, 1, span)
+        grid.addWidget(self.warning, 2 + 2 * len(FIELDS), 0, 1, span)
+        for column in range(4):
+            grid.setColumnStretch(column, 1 if column in (1, 3) and column < span else 0)
 
     def _make_editor(self, field: _Field) -> QWidget:
         if field.choices:
@@ -182,13 +223,19 @@ class _ConvGroup(QGroupBox):
             self.layer, key, "same" if key == "padding" and value == SAME_PADDING else value))
         return editor
 
-    def sync(self, network) -> None:
-        """Show the layer's current settings, shapes and warnings (no commands are sent)."""
+    def sync(self, network, stage=None) -> None:
+        """Show the layer's current settings, shapes and warnings (no commands are sent).
+
+        ``stage`` is the layer's ``StageGeometry`` on the current input (a photo in image mode);
+        None: on the network's own input.
+        """
         spec = network.layers[self.layer]
         report = network.reports[self.layer]
+        if stage is None:
+            stage = network.geometry()[self._conv_index(network)]
         self.name = layer_name(network, self.layer)
-        self.setTitle(f"{self.name.capitalize()}   {_shape_text(report.input_shape)} \u2192 "
-                      f"{_shape_text(report.output_shape)}")
+        self.setTitle(f"{self.name.capitalize()}   {_shape_text((stage.channels, stage.in_height, stage.in_width))}"
+                      f" \u2192 {_shape_text(_stage_output(stage))}")
         with qt_signals_blocked(*self.editors.values()):
             for key, editor in self.editors.items():
                 value = getattr(spec, key)
@@ -202,20 +249,24 @@ class _ConvGroup(QGroupBox):
         pooling = spec.pool != "none"
         self.editors["pool_size"].setEnabled(pooling)
         self.editors["pool_stride"].setEnabled(pooling)
-        self.arithmetic.setText(self._arithmetic(spec, report))
+        self.arithmetic.setText(self._arithmetic(spec, stage))
         self.show_warnings(report.warnings)
 
+    def _conv_index(self, network) -> int:
+        """This layer's place among the conv layers (the index of its StageGeometry)."""
+        return sum(1 for s in network.layers[:self.layer] if isinstance(s, ConvSpec))
+
     @staticmethod
-    def _arithmetic(spec: ConvSpec, report) -> str:
+    def _arithmetic(spec: ConvSpec, stage) -> str:
         """The output-size formula with this layer's numbers: '(14 - 3 + 2*1) / 1 + 1 = 14  ->  max pool 2/2: 7'."""
-        W = report.input_shape[2]
+        W = stage.in_width
         out, _ = resolve_padding(W, spec.kernel, spec.stride, spec.padding)
         if spec.padding == "same":
             text = f"same padding: \u2308{W} / {spec.stride}\u2309 = {out}"
         else:
             text = f"({W} \u2212 {spec.kernel} + 2\u00b7{spec.padding}) / {spec.stride} + 1 = {out}"
         if spec.pool != "none":
-            text += f"  \u2192  {spec.pool} pool {spec.pool_size}/{spec.pool_stride}: {report.output_shape[2]}"
+            text += f"  \u2192  {spec.pool} pool {spec.pool_size}/{spec.pool_stride}: {stage.pooled_width}"
         return text
 
     def show_error(self, key: str, message: str) -> None:
@@ -280,7 +331,9 @@ class QtLayerSettings(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # NOTE: the groups switch to one field per row on a narrow panel (resizeEvent); a horizontal
+        # scroll bar appears only below even that width, so no field is ever out of reach
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.body = QWidget()
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setContentsMargins(0, 0, 4, 0)
@@ -295,8 +348,28 @@ class QtLayerSettings(QWidget):
         self.scroll.setWidget(self.body)
         outer.addWidget(self.scroll, 1)
 
-        playground.events.architecture_changed.connect(self.sync)
+        self._input_shape = tuple(playground.input.shape)
+        listen(self, playground.events.architecture_changed, self.sync)
+        listen(self, playground.events.input_changed, self._input_changed)
         self.sync()
+
+    def _input_changed(self) -> None:
+        # every stroke sends this: only a new input size (image mode) changes what the groups show
+        if tuple(self.playground.input.shape) != self._input_shape:
+            self.sync()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Two fields per row when they fit in the panel's width, else one (nothing clipped on a laptop)."""
+        if not self.groups:
+            return
+        available = self.scroll.width() - self.scroll.verticalScrollBar().sizeHint().width() - 4
+        columns = 2 if available >= max(g.two_column_width() for g in self.groups) else 1
+        for group in self.groups:
+            group.set_columns(columns)
 
     # -- model -> view
     def sync(self) -> None:
@@ -313,9 +386,25 @@ class QtLayerSettings(QWidget):
                 group.edited.connect(self._edit)
                 self.body_layout.insertWidget(len(self.groups), group)
                 self.groups.append(group)
-        for group in self.groups:
-            group.sync(network)
-        self.summary.setText(network_summary(network))
+        self._input_shape = tuple(self.playground.input.shape)
+        try:
+            stages = network.geometry(self._input_shape)
+        except ValueError:  # an input the conv layers cannot take: show the network's own shapes
+            stages = network.geometry()
+        for group, stage in zip(self.groups, stages):
+            group.sync(network, stage)
+        note = image_mode_note(network, self._input_shape)
+        self.summary.setText(network_summary(network) + (f"<br>{note}" if note else ""))
+        self._fit_columns()
+
+    def _stage(self, layer: int):
+        """The StageGeometry of conv layer ``layer`` on the current input (the network's own if it cannot run)."""
+        network = self.playground.network
+        index = sum(1 for s in network.layers[:layer] if isinstance(s, ConvSpec))
+        try:
+            return network.geometry(self._input_shape)[index]
+        except ValueError:
+            return network.geometry()[index]
 
     def group(self, layer: int) -> _ConvGroup:
         return next(g for g in self.groups if g.layer == layer)
@@ -333,7 +422,7 @@ class QtLayerSettings(QWidget):
             change = self.playground.set_conv_settings(layer, **changes)
         except ValueError as error:
             group.clear_errors()
-            group.sync(self.playground.network)  # the field goes back to the value the network has
+            group.sync(self.playground.network, self._stage(layer))  # the field goes back to the value the network has
             group.show_error(key, str(error))
             self.message.emit(f"Not applied: {split_reason_fix(str(error))[0]}")
             return False

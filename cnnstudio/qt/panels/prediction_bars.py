@@ -23,7 +23,9 @@ class QtPredictionBars(QWidget):
     """Ten horizontal bars (one per class) with percentages; the most probable class is highlighted.
 
     When the input is not the network's size (a large image runs through the conv
-    layers only) there are no probabilities and a message says what is needed.
+    layers only) there are no probabilities and a message says what is needed.  When the
+    outputs are not numbers (weights that overflow float32) a message says so and how to
+    get back, instead of bars of NaN.
     """
 
     def __init__(self, playground, parent=None):
@@ -33,6 +35,7 @@ class QtPredictionBars(QWidget):
         self.probabilities: np.ndarray | None = None
         self.top_class: int | None = None
         self.blank_input = False  # nothing drawn: the bars show the biases' guess, the header asks for a digit
+        self.not_finite = False   # the network's outputs are NaN or infinite: no bars, a message instead
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._font = QFont(self.font())
@@ -53,12 +56,18 @@ class QtPredictionBars(QWidget):
     def _on_activations(self, trace) -> None:
         p = trace.probabilities
         self.blank_input = not trace.input.any()
+        self.not_finite = p is not None and not np.isfinite(p).all()
+        if self.not_finite:
+            p = None
         self.probabilities = None if p is None else np.array(p, dtype=np.float64)
         self.top_class = None if p is None else int(np.argmax(p))
         self.update()
 
     def message(self) -> str | None:
         """The text shown instead of bars, or None when bars are shown."""
+        if self.not_finite:
+            return ("No prediction: the network's outputs are not numbers (NaN or infinite), because some "
+                    "weights are too large. Fix: Edit > Reset kernels, or load a model.")
         if self.probabilities is not None:
             return None
         _, height, width = self._playground.network.input_shape

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabWidget
 
 from cnnstudio.core.document import Document
 from cnnstudio.io.my_digits import MyDigits
@@ -46,9 +46,8 @@ class TrainingDock(QDockWidget):
         self.evaluation = QtEvaluationView(playground, self.panel.test_digits)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
-        self.tabs.addTab(self.panel, "Train")
-        self.tabs.addTab(self.evaluation, "Evaluate")
-        self.tabs.addTab(self.my_digits_view, "My digits")
+        for page, title in ((self.panel, "Train"), (self.evaluation, "Evaluate"), (self.my_digits_view, "My digits")):
+            self.tabs.addTab(_scrolled(page), title)
         self.setWidget(self.tabs)
 
         self.panel.evaluation_due.connect(self.evaluation.mark_stale)
@@ -86,3 +85,12 @@ class TrainingDock(QDockWidget):
         window = self.parent()
         if visible and self.height() < DOCK_HEIGHT // 2 and window is not None and hasattr(window, "resizeDocks"):
             window.resizeDocks([self], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+
+
+def _scrolled(page):
+    """``page`` in a scroll area: a short dock (a laptop screen) scrolls the page instead of growing the window."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    return area

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from cnnstudio.training import evaluate, worst_mistakes
 
-TEXT = QColor("#2b2f36")
-MUTED = QColor("#6b7280")
-GRID = QColor("#d9dde3")
-RIGHT = QColor(10, 155, 72)       # the diagonal: right answers
-WRONG = QColor(211, 47, 47)       # off the diagonal: mistakes
+# colour-blind safe (no red against green): right answers in blue, mistakes in orange, each light to dark
+RIGHT = QColor(33, 102, 172)      # the diagonal, by the share of that digit recognised
+WRONG = QColor(230, 97, 1)        # off the diagonal, by the count against the worst mistake
 SELECTED = QColor("#111111")
 THUMBNAIL = 56                    # gallery thumbnails, pixels (a 28x28 digit at 2x)
 WORST_COUNT = 24
@@ -69,7 +67,6 @@ class ConfusionMatrix(QWidget):
         self.confusion = np.zeros((10, 10), np.int64)
         self.selected: tuple[int, int] | None = None
         self.setMouseTracking(True)
-        self.setMinimumSize(170, 170)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -82,12 +79,25 @@ class ConfusionMatrix(QWidget):
         self.update()
 
     # -- geometry
+    def _cell_side(self) -> int:
+        """The smallest cell that holds a count in the widget's own font (the app's size, not smaller)."""
+        metrics = QFontMetrics(self.font())
+        return max(metrics.horizontalAdvance("8888") + 4, metrics.height() + 6)
+
     def _grid(self) -> tuple[int, int, int]:
-        """(left, top, cell size) of the table, leaving room for the headings."""
+        """(left, top, cell size) of the table, leaving room for the headings and the legend under it."""
         classes = len(self.confusion)
-        margin = 34
-        cell = max(12, min((self.width() - margin - 4) // classes, (self.height() - margin - 4) // classes))
+        line = QFontMetrics(self.font()).height()
+        margin = 2 * line + 4
+        legend = 2 * line + 8
+        cell = max(self._cell_side(), min((self.width() - margin - 4) // classes,
+                                          (self.height() - margin - legend - 4) // classes))
         return margin, margin, cell
+
+    def minimumSizeHint(self) -> QSize:
+        line = QFontMetrics(self.font()).height()
+        side = 10 * self._cell_side() + 2 * line + 8
+        return QSize(side, side + 2 * line + 8)
 
     def cell_rect(self, true: int, predicted: int) -> QRect:
         left, top, cell = self._grid()
@@ -102,53 +112,69 @@ class ConfusionMatrix(QWidget):
         return int(row), int(col)
 
     def sizeHint(self) -> QSize:
-        return QSize(360, 360)
+        return QSize(max(360, self.minimumSizeHint().width()), max(400, self.minimumSizeHint().height()))
+
+    def cell_colour(self, true: int, predicted: int) -> QColor | None:
+        """The fill of a cell: blue on the diagonal, orange off it, darker for more; None for an empty cell."""
+        counts = self.confusion
+        count = int(counts[true, predicted])
+        if not count:
+            return None
+        if true == predicted:
+            base, strength = RIGHT, count / max(int(counts[true].sum()), 1)
+        else:
+            off_diagonal = counts[~np.eye(len(counts), dtype=bool)]
+            base, strength = WRONG, count / max(int(off_diagonal.max(initial=0)), 1)
+        colour = QColor(base)
+        colour.setAlphaF(0.12 + 0.88 * strength)
+        return colour
 
     # -- painting
     def paintEvent(self, event):
         painter = QPainter(self)
+        palette = self.palette()
+        text, muted = palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.PlaceholderText)
+        base, grid = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Mid)
         left, top, cell = self._grid()
         classes = len(self.confusion)
-        counts = self.confusion
-        row_totals = np.maximum(counts.sum(axis=1), 1)
-        off_diagonal = counts[~np.eye(classes, dtype=bool)]
-        worst = max(int(off_diagonal.max(initial=0)), 1)
-        font = QFont(self.font())
-        font.setPixelSize(max(8, min(13, cell // 3)))
-        painter.setFont(font)
-        painter.setPen(MUTED)
-        painter.drawText(QRect(left, 0, cell * classes, 16), Qt.AlignmentFlag.AlignCenter, "predicted digit")
+        line = QFontMetrics(self.font()).height()
+        painter.setFont(self.font())
+        painter.setPen(muted)
+        painter.drawText(QRect(left, 0, cell * classes, line), Qt.AlignmentFlag.AlignCenter, "predicted digit")
         painter.save()
         painter.translate(0, top + cell * classes)
         painter.rotate(-90)
-        painter.drawText(QRect(0, 0, cell * classes, 16), Qt.AlignmentFlag.AlignCenter, "true digit")
+        painter.drawText(QRect(0, 0, cell * classes, line), Qt.AlignmentFlag.AlignCenter, "true digit")
         painter.restore()
-        painter.setPen(TEXT)
+        painter.setPen(text)
         for k in range(classes):
-            painter.drawText(QRect(left + k * cell, 16, cell, top - 16), Qt.AlignmentFlag.AlignCenter, str(k))
-            painter.drawText(QRect(16, top + k * cell, left - 16, cell), Qt.AlignmentFlag.AlignCenter, str(k))
+            painter.drawText(QRect(left + k * cell, line, cell, top - line), Qt.AlignmentFlag.AlignCenter, str(k))
+            painter.drawText(QRect(line, top + k * cell, left - line, cell), Qt.AlignmentFlag.AlignCenter, str(k))
         for true in range(classes):
             for predicted in range(classes):
                 rect = self.cell_rect(true, predicted)
-                count = int(counts[true, predicted])
-                if true == predicted:
-                    strength = count / row_totals[true]
-                    base = RIGHT
-                else:
-                    strength = count / worst
-                    base = WRONG
-                colour = QColor(base)
-                colour.setAlphaF(0.08 + 0.85 * strength if count else 0.0)
-                painter.fillRect(rect, QColor("white"))
-                painter.fillRect(rect, colour)
-                painter.setPen(GRID)
+                colour = self.cell_colour(true, predicted)
+                painter.fillRect(rect, base)
+                if colour is not None:
+                    painter.fillRect(rect, colour)
+                painter.setPen(grid)
                 painter.drawRect(rect.adjusted(0, 0, -1, -1))
-                painter.setPen(QColor("white") if count and strength > 0.55 else (TEXT if count else GRID))
-                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count))
+                dark = colour is not None and colour.alphaF() > 0.55
+                painter.setPen(QColor("white") if dark else (text if colour is not None else muted))
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(int(self.confusion[true, predicted])))
         if self.selected is not None:
-            painter.setPen(SELECTED)
+            painter.setPen(palette.color(QPalette.ColorRole.Highlight))
             painter.drawRect(self.cell_rect(*self.selected).adjusted(0, 0, -1, -1))
             painter.drawRect(self.cell_rect(*self.selected).adjusted(1, 1, -2, -2))
+        # the legend: what the two colours mean
+        y = top + classes * cell + 6
+        for k, (colour, words) in enumerate(((RIGHT, "right: the share of that digit recognised"),
+                                             (WRONG, "mistakes: darker for more (the worst is darkest)"))):
+            swatch = QRect(left, y + k * (line + 2) + 2, line - 4, line - 4)
+            painter.fillRect(swatch, colour)
+            painter.setPen(text)
+            painter.drawText(QRect(swatch.right() + 6, y + k * (line + 2), self.width() - swatch.right() - 6, line),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, words)
         painter.end()
 
     # -- mouse

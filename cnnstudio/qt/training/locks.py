@@ -5,7 +5,7 @@ import math
 
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QToolButton
 
-from cnnstudio.qt.widgets.signals import qt_signals_blocked
+from cnnstudio.qt.widgets.signals import listen, qt_signals_blocked
 
 MUTED = "#6b7280"
 PER_ROW = 8
@@ -27,9 +27,7 @@ class LockButtons(QGroupBox):
         self.grid.setContentsMargins(6, 4, 6, 4)
         self.grid.setSpacing(2)
         self.rebuild()
-        playground.events.architecture_changed.connect(self.rebuild)
-        self.destroyed.connect(lambda *_: playground.events.architecture_changed.disconnect(self.rebuild))
-
+        listen(self, playground.events.architecture_changed, self.rebuild)
     def rebuild(self) -> None:
         """One row of buttons per conv layer, as the network is now."""
         while self.grid.count():

@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QLis
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from cnnstudio.io.datasets import IMAGE_SIZE, DatasetError
-from cnnstudio.io.my_digits import USES
-
 from cnnstudio.qt.training.evaluation_view import digit_pixmap, gallery_list
+from cnnstudio.qt.widgets.signals import listen
 
 TEXT = "#2b2f36"
 MUTED = "#6b7280"
@@ -81,7 +80,7 @@ class QtMyDigits(QWidget):
         self._keys = _DigitKeys(self)
         self._build()
         self.installEventFilter(self._keys)
-        my_digits.events.digits_changed.connect(self._digits_changed)
+        listen(self, my_digits.events.digits_changed, self._digits_changed)
         self._digits_changed()
 
     def _build(self) -> None:
@@ -103,12 +102,14 @@ class QtMyDigits(QWidget):
 
         self.use_combo = QComboBox()
         self.use_combo.setObjectName("useCombo")
-        for use in USES:
+        # train or test, never both by default: a drawing in both sets tests the network on its training data
+        for use in ("train", "test"):
             self.use_combo.addItem(USE_TEXT[use], use)
-        self.use_combo.setCurrentIndex(USES.index("both"))
-        self.use_combo.setToolTip("What new drawings are for: training the network, testing it, or both")
+        self.use_combo.setCurrentIndex(0)
+        self.use_combo.setToolTip("What new drawings (the buttons and the keys 0-9) are for: training the network "
+                                  "or testing it on digits it has not learnt from")
         use_row = QHBoxLayout()
-        use_row.addWidget(QLabel("New drawings are"))
+        use_row.addWidget(QLabel("Use new drawings"))
         use_row.addWidget(self.use_combo)
         use_row.addStretch(1)
 
@@ -200,7 +201,7 @@ class QtMyDigits(QWidget):
             self.damaged_file = None
             self.my_digits.save()
         except OSError as err:
-            self._show(f"Could not save your digits to {self.my_digits.path}: {err.strerror or err}. "
+            self._show(f"Could not save your digits to {self.my_digits.path}: {err if err.strerror is None else err.strerror}. "
                        f"They are kept until you close CNN Studio.", error=True)
             return False
         return True

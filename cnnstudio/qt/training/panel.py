@@ -29,6 +29,7 @@ from cnnstudio.io import model_file
 from cnnstudio.io.datasets import DatasetError, Digits, load_idx_pair, load_mnist_5k
 from cnnstudio.io.model_file import ModelFileError
 from cnnstudio.training import TrainingSettings, make_dataset
+from cnnstudio.qt.widgets.signals import listen
 
 from .curves import TEXT, TrainingCurves
 from .format import progress_text, sentence
@@ -84,8 +85,7 @@ class QtTrainingPanel(QWidget):
         c.error.connect(lambda text: self.show_status(text, error=True))
         c.locks_changed.connect(self._locks_changed)
         c.history_changed.connect(self._history_replaced)
-        self.playground.undo_stack.events.changed.connect(self._undo_changed)
-        self.destroyed.connect(lambda *_: self.playground.undo_stack.events.changed.disconnect(self._undo_changed))
+        listen(self, self.playground.undo_stack.events.changed, self._undo_changed)
         # The training thread must end before the widgets go: when the app quits or this panel is deleted
         # (QWidget emits ``destroyed`` before deleting its children, so the controller is still there).
         QApplication.instance().aboutToQuit.connect(self.controller.shutdown)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from types import SimpleNamespace
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
@@ -58,9 +57,7 @@ class TrainingWorker(QObject, DriverCommands):
 
     def __init__(self, weights_per_second: float = WEIGHTS_PER_SECOND, parent=None):
         super().__init__(parent)
-        report = SimpleNamespace(progress=self.progress.emit, weights=self.weights.emit, paused=self.paused.emit,
-                                 diverged=self.diverged.emit, error=self.error.emit, finished=self.finished.emit)
-        self.runner = StepRunner(report, weights_per_second)
+        self.runner = StepRunner(_SignalReport(self), weights_per_second)
         self._requests: deque = deque()
         self._lock = threading.Lock()
         self._tokens = 0
@@ -109,6 +106,36 @@ class TrainingWorker(QObject, DriverCommands):
             self._next_step.stop()
 
 
+class _SignalReport:
+    """The runner's reports as the worker's signals.
+
+    NOTE: each report looks the signal up afresh (``worker.progress.emit(...)``) instead of keeping bound
+    ``emit`` methods: kept ones, called from the worker thread, corrupted reference counts in PySide6 6.11
+    and crashed the GUI thread now and then.
+    """
+
+    def __init__(self, worker: TrainingWorker):
+        self.worker = worker
+
+    def progress(self, progress) -> None:
+        self.worker.progress.emit(progress)
+
+    def weights(self, state, kernel_gradients) -> None:
+        self.worker.weights.emit(state, kernel_gradients)
+
+    def paused(self, token: int) -> None:
+        self.worker.paused.emit(token)
+
+    def diverged(self, message: str) -> None:
+        self.worker.diverged.emit(message)
+
+    def error(self, message: str) -> None:
+        self.worker.error.emit(message)
+
+    def finished(self) -> None:
+        self.worker.finished.emit()
+
+
 class TrainingController(QObject):
     """Runs a ``TrainingSession`` of ``playground`` on a worker thread; its events as Qt signals (GUI thread).
 
@@ -139,16 +166,44 @@ class TrainingController(QObject):
         self.session = session or TrainingSession(playground, trainer_factory=trainer_factory)
         self.session.set_driver(self.worker)
         s = self.session
-        self.worker.progress.connect(s.driver_progress)
-        self.worker.weights.connect(s.driver_weights)
-        self.worker.paused.connect(s.driver_paused)
-        self.worker.diverged.connect(s.driver_diverged)
-        self.worker.error.connect(s.driver_error)
-        self.worker.finished.connect(s.driver_finished)
+        # NOTE: the worker's reports reach the session through this QObject's slots, so they are queued to the
+        # GUI thread; a signal connected straight to a plain Python method runs it in the emitting (worker)
+        # thread, which then touched the playground and the views from there and corrupted memory.
+        self.worker.progress.connect(self._progress_from_worker)
+        self.worker.weights.connect(self._weights_from_worker)
+        self.worker.paused.connect(self._paused_from_worker)
+        self.worker.diverged.connect(self._diverged_from_worker)
+        self.worker.error.connect(self._error_from_worker)
+        self.worker.finished.connect(self._finished_from_worker)
         for name in ("state_changed", "paused", "progress", "diverged", "error", "finished", "locks_changed",
                      "history_changed"):
             getattr(s.events, name).connect(getattr(self, name).emit)
         self._thread.start()
+
+    # ------------------------------------------------------------------ from the worker (queued, in order)
+    @Slot(object)
+    def _progress_from_worker(self, progress) -> None:
+        self.session.driver_progress(progress)
+
+    @Slot(object, object)
+    def _weights_from_worker(self, state, kernel_gradients) -> None:
+        self.session.driver_weights(state, kernel_gradients)
+
+    @Slot(int)
+    def _paused_from_worker(self, token: int) -> None:
+        self.session.driver_paused(token)
+
+    @Slot(str)
+    def _diverged_from_worker(self, message: str) -> None:
+        self.session.driver_diverged(message)
+
+    @Slot(str)
+    def _error_from_worker(self, message: str) -> None:
+        self.session.driver_error(message)
+
+    @Slot()
+    def _finished_from_worker(self) -> None:
+        self.session.driver_finished()
 
     # ------------------------------------------------------------------ the session's state and commands
     @property

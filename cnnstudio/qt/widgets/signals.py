@@ -13,3 +13,13 @@ def qt_signals_blocked(*objects):
     finally:
         for obj, was in zip(objects, previous):
             obj.blockSignals(was)
+
+
+def listen(widget, event, callback) -> None:
+    """Connect ``callback`` to a model ``event`` (``cnnstudio.base.events.Event``) while ``widget`` lives.
+
+    The model holds its listeners strongly; this disconnects ``callback`` when the widget is
+    destroyed, so a closed panel is never called and never kept alive by the model.
+    """
+    event.connect(callback)
+    widget.destroyed.connect(lambda *_: event.disconnect(callback))

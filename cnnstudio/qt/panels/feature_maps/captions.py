@@ -13,15 +13,21 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from cnnstudio.qt.panels.feature_maps.style import MUTED, TEXT
 
 
-def _short(v: float) -> str:
-    text = f"{v:.3g}"
+def _short(v: float, digits: int = 3) -> str:
+    text = f"{v:.{digits}g}"
     return "0" if text in ("-0", "0") else text
 
 
 class ColorBar(pg.GraphicsWidget):
-    """A thin gradient with its levels written under it; painting it is a scaled image and three words."""
+    """A thin gradient with its levels written under it; painting it is a scaled image and up to three words.
+
+    The words never overlap (``label_rects``): on a narrow column the numbers get shorter
+    (3 then 2 significant digits), the middle word goes first, and a symmetric signed
+    range is written once as "±4.3".
+    """
 
     HEIGHT = 30
+    GAP = 4.0  # the least space between two words
 
     def __init__(self, lut: np.ndarray, signed: bool):
         super().__init__()
@@ -36,6 +42,7 @@ class ColorBar(pg.GraphicsWidget):
         self._gradient = QImage(rgba.data, rgba.shape[1], 1, 4 * rgba.shape[1], QImage.Format.Format_RGBA8888).copy()
         self._font = QFont()
         self._font.setPointSizeF(7.5)
+        self._metrics = QFontMetricsF(self._font)
 
     def set_levels(self, low: float, high: float, caption: str = "") -> None:
         if (low, high, caption) != (*self._levels, self._caption):
@@ -50,27 +57,54 @@ class ColorBar(pg.GraphicsWidget):
     def caption(self) -> str:
         return self._caption
 
-    def paint(self, painter: QPainter, *args) -> None:
+    def _bar_rect(self) -> QRectF:
         rect = self.boundingRect()
         width = max(min(rect.width() - 44, 120.0), 10.0)
-        left = rect.left() + (rect.width() - width) / 2
-        bar = QRectF(left, rect.top() + 3, width, 7)
+        return QRectF(rect.left() + (rect.width() - width) / 2, rect.top() + 3, width, 7)
+
+    def label_rects(self) -> list[tuple[QRectF, str, str]]:
+        """(rect, text, colour) of every word drawn under the bar, in item coordinates; no two rects intersect."""
+        rect, bar = self.boundingRect(), self._bar_rect()
+        top, height = bar.bottom() + 1, 14.0
+        low, high = self._levels
+
+        def word(text: str, centre: float) -> QRectF:
+            width = self._metrics.horizontalAdvance(text) + 2
+            left = min(max(centre - width / 2, rect.left()), rect.right() - width)
+            return QRectF(left, top, width, height)
+
+        for digits in (3, 2):
+            ends = [(word(_short(low, digits), bar.left()), _short(low, digits)),
+                    (word(_short(high, digits), bar.right()), _short(high, digits))]
+            if ends[0][0].right() + self.GAP <= ends[1][0].left():
+                break
+        else:  # the two ends cannot both fit: one word for the range
+            if self._signed and np.isclose(-low, high):
+                text = f"\u00b1{_short(high, 2)}"
+            else:
+                text = f"{_short(low, 2)}..{_short(high, 2)}"
+            box = word(text, bar.center().x())
+            if box.width() > rect.width():
+                return []
+            return [(box, text, TEXT)]
+        words = [(box, text, TEXT) for box, text in ends]
+        middle = self._caption or ("0" if self._signed else "")
+        if middle:
+            box = word(middle, bar.center().x())
+            if ends[0][0].right() + self.GAP <= box.left() and box.right() + self.GAP <= ends[1][0].left():
+                words.insert(1, (box, middle, MUTED))
+        return words
+
+    def paint(self, painter: QPainter, *args) -> None:
+        bar = self._bar_rect()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         painter.drawImage(bar, self._gradient)
         painter.setPen(QPen(QColor(MUTED), 0))
         painter.drawRect(bar)
         painter.setFont(self._font)
-        painter.setPen(QColor(TEXT))
-        text_rect = QRectF(left - 20, bar.bottom() + 1, width + 40, 14)
-        low, high = self._levels
-        painter.drawText(QRectF(left - 20, text_rect.top(), 40, 14), Qt.AlignmentFlag.AlignCenter, _short(low))
-        painter.drawText(QRectF(left + width - 20, text_rect.top(), 40, 14), Qt.AlignmentFlag.AlignCenter,
-                         _short(high))
-        middle = self._caption or ("0" if self._signed else "")
-        if QFontMetricsF(self._font).horizontalAdvance(middle) < width - 44:
-            painter.setPen(QColor(MUTED))
-            painter.drawText(QRectF(left + 20, text_rect.top(), width - 40, 14), Qt.AlignmentFlag.AlignCenter,
-                             middle)
+        for box, text, colour in self.label_rects():
+            painter.setPen(QColor(colour))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class Caption(pg.GraphicsWidget):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainterPath, QPen, QTransform
+from PySide6.QtGui import QColor, QImage, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem
 
 from cnnstudio.core.receptive_field import Rect
@@ -69,3 +69,16 @@ class MosaicPanel:
     def clear_highlight(self) -> None:
         self.field.setPath(QPainterPath())
         self.cells.setPath(QPainterPath())
+
+    def map_picture(self, filter: int, least_side: int = 196) -> QPixmap | None:
+        """Map ``filter`` as shown (its colours on this panel's scale), each cell a square of whole pixels,
+        at least ``least_side`` pixels a side; None before the first paint."""
+        pixels = self.image.image
+        if pixels is None or not 0 <= filter < self.layout.count:
+            return None
+        top, left = self.layout.origin(filter)
+        height, width = self.layout.height, self.layout.width
+        block = np.ascontiguousarray(pixels[top:top + height, left:left + width])
+        image = QImage(block.data, width, height, 4 * width, QImage.Format.Format_ARGB32_Premultiplied).copy()
+        factor = max(1, -(-least_side // max(height, width)))
+        return QPixmap.fromImage(image.scaled(width * factor, height * factor))

@@ -16,7 +16,7 @@ from cnnstudio.core.receptive_field import ACTIVATION_NAMES
 from cnnstudio.qt.panels.feature_maps.captions import Caption, ColorBar
 from cnnstudio.qt.panels.feature_maps.mosaic_panel import MosaicPanel
 from cnnstudio.qt.panels.feature_maps.style import MAP_GAP
-from cnnstudio.render.mosaic import GRAY_LUT, MosaicLayout, colormap_lut, stage_is_signed
+from cnnstudio.render.mosaic import INK_LUT, MosaicLayout, colormap_lut, stage_is_signed
 
 
 @dataclass
@@ -57,7 +57,7 @@ def build_panel_grid(network, input_shape) -> PanelGrid:
     # the input, at the scale of the first layer's maps when they have its size
     channels, height, width = input_shape
     input_layout = MosaicLayout(channels, height, width, MAP_GAP)
-    input_panel = MosaicPanel(-1, "input", input_layout, 1.0, False, GRAY_LUT)
+    input_panel = MosaicPanel(-1, "input", input_layout, 1.0, False, INK_LUT)
     panels[(-1, "input")] = input_panel
     graphics.addItem(Caption("input", "", 9, bold=True), row=0, col=column)
     graphics.addItem(Caption("image", f"{channels} × {height}×{width}" if channels > 1 else

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QPainterPath
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsView, QHBoxLayout, QLabel, QToolButton,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsView, QHBoxLayout, QLabel, QMenu, QToolButton,
                                QVBoxLayout, QWidget)
 
 from cnnstudio.core.receptive_field import (MapTarget, Rect, describe_input_pixel, explain, fed_by_input,
@@ -23,7 +23,9 @@ from cnnstudio.qt.panels.feature_maps.mosaic_panel import MosaicPanel
 from cnnstudio.qt.panels.feature_maps.panel_grid import build_panel_grid
 from cnnstudio.qt.panels.feature_maps.style import BACKGROUND, INPUT_HINT, TEXT
 from cnnstudio.qt.widgets.bgra_image_item import BgraImageItem
+from cnnstudio.qt.widgets.export import export_menu
 from cnnstudio.render.mosaic import DEFAULT_FIXED_RANGE, MosaicLayout, mosaic_levels
+from cnnstudio.qt.widgets.signals import listen
 
 SCALE_CHOICES = (("per map", "map"), ("per layer", "layer"), ("fixed", "fixed"))
 
@@ -112,10 +114,8 @@ class QtFeatureMaps(QWidget):
         self.setPalette(palette)
 
         events = playground.events
-        events.activations_changed.connect(self._on_activations)
-        events.architecture_changed.connect(self._on_architecture)
-        self.destroyed.connect(lambda *_: (events.activations_changed.disconnect(self._on_activations),
-                                           events.architecture_changed.disconnect(self._on_architecture)))
+        listen(self, events.activations_changed, self._on_activations)
+        listen(self, events.architecture_changed, self._on_architecture)
         self._build(playground.input.shape)
         if playground.trace is not None:
             self._on_activations(playground.trace)
@@ -136,6 +136,11 @@ class QtFeatureMaps(QWidget):
             with QSignalBlocker(self._combo):
                 self._combo.setCurrentIndex(index)
         self._repaint_trace()
+
+    @property
+    def fixed_range(self) -> float:
+        """The range of the "fixed" colour scale (signed maps span ±value, non-negative ones 0..value)."""
+        return self._fixed_range
 
     def set_fixed_range(self, value: float) -> None:
         self._fixed_range = float(value)
@@ -167,6 +172,40 @@ class QtFeatureMaps(QWidget):
         panel = self._panels[(stage, kind)]
         top, left = panel.layout.to_mosaic(filter, row, col)
         return panel.image.mapToScene(QPointF(left + 0.5, top + 0.5))
+
+    def map_at(self, scene_pos) -> tuple[int, str, int] | None:
+        """(stage, kind, filter) of the map under a scene position (the input is stage -1, its channels
+        are filters), or None in a gap or outside every map."""
+        for (stage, kind), panel in self._panels.items():
+            cell = panel.cell_at(scene_pos)
+            if cell is not None:
+                return stage, kind, cell[0]
+        return None
+
+    def map_values(self, stage: int, kind: str, filter: int):
+        """The (H, W) numbers of one map in the playground's current trace (None without a trace)."""
+        trace = self._playground.trace
+        if trace is None:
+            return None
+        maps = trace.input if stage < 0 else getattr(trace.stages[stage], kind)
+        return np.array(maps[filter]) if 0 <= filter < len(maps) else None
+
+    def map_export_menu(self, stage: int, kind: str, filter: int) -> QMenu:
+        """Save as PNG, Copy values, Save values as CSV / .npy for one map (its right-click menu)."""
+        if stage < 0:
+            what = f"input channel {filter + 1}" if self._playground.input.shape[0] > 1 else "input"
+        else:
+            what = f"conv {stage + 1} {kind} filter {filter + 1}"
+        panel = self._panels[(stage, kind)]
+        menu = export_menu(self, what, lambda: self.map_values(stage, kind, filter),
+                           lambda: panel.map_picture(filter))
+        menu.setTitle(what)
+        return menu
+
+    def _context_menu(self, event) -> None:
+        found = self.map_at(self._graphics.mapToScene(event.pos()))
+        if found is not None:
+            self.map_export_menu(*found).exec(event.globalPos())
 
     def graphics_view(self) -> pg.GraphicsLayoutWidget:
         return self._graphics
@@ -269,6 +308,9 @@ class QtFeatureMaps(QWidget):
         kind = event.type()
         if kind == QEvent.Type.MouseMove:
             self._on_mouse_moved(self._graphics.mapToScene(event.position().toPoint()))
+        elif kind == QEvent.Type.ContextMenu:
+            self._context_menu(event)
+            return True
         elif kind == QEvent.Type.Leave and (self._hover is not None or self._pointing_input is not None):
             self._leave()
         return False

@@ -23,12 +23,12 @@ widget: what it shows and repaints), ``grid_input`` (mouse and keys), ``layout``
 (where cards and cells are), ``painting`` (drawing a card, a bias, a push glyph),
 ``cell_editor`` (typing a value), ``colours`` and ``words`` (how a weight looks and reads).
 """
-from cnnstudio.qt.panels.kernel_editor.cell_editor import FLOAT32_MAX
+from cnnstudio.qt.panels.kernel_editor.cell_editor import MAX_WEIGHT
 from cnnstudio.qt.panels.kernel_editor.colours import value_colours
 from cnnstudio.qt.panels.kernel_editor.editor import QtKernelEditor
 from cnnstudio.qt.panels.kernel_editor.grid import DEFAULT_STEP, STEPS
 from cnnstudio.qt.panels.kernel_editor.layout import BIAS
 from cnnstudio.qt.panels.kernel_editor.words import DOWN, UP, format_value, push_words
 
-__all__ = ["QtKernelEditor", "BIAS", "UP", "DOWN", "STEPS", "DEFAULT_STEP", "FLOAT32_MAX", "value_colours",
+__all__ = ["QtKernelEditor", "BIAS", "UP", "DOWN", "STEPS", "DEFAULT_STEP", "MAX_WEIGHT", "value_colours",
            "format_value", "push_words"]

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtWidgets import QLineEdit
 
+from cnnstudio.io.model_file import MAX_WEIGHT  # the playground refuses weights beyond it
 from cnnstudio.qt.panels.kernel_editor.colours import ACCENT
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _TYPING_STYLE = (f"QLineEdit {{ border: 2px solid {ACCENT.name()}; border-radius: 3px; "
                  f"background: white; color: black; }}")
@@ -49,14 +48,14 @@ class CellEditor(QLineEdit):
             value = float(text)
         except ValueError:
             return None
-        if not math.isfinite(value) or abs(value) > FLOAT32_MAX:  # a weight is float32: 1e39 would be inf
+        if not math.isfinite(value) or abs(value) > MAX_WEIGHT:  # beyond it a forward pass overflows into NaN
             return None
         return value
 
     def show_invalid(self) -> None:
         """Turn red and say what a number looks like (the editor stays open)."""
         self.setStyleSheet(_INVALID_STYLE)
-        self.setToolTip("Type a number such as 0.5 or -1.25 (at most 3.4e38 either way)")
+        self.setToolTip(f"Type a number such as 0.5 or -1.25 (between -{MAX_WEIGHT:,.0f} and {MAX_WEIGHT:,.0f})")
 
     def keyPressEvent(self, event):
         if event.key() in (Qt.Key_Return, Qt.Key_Enter):
@@ -65,6 +64,15 @@ class CellEditor(QLineEdit):
             self.cancelled.emit()
         else:
             super().keyPressEvent(event)
+
+    def mousePressEvent(self, event):
+        # a quick click right after the double click that opened it is rapid clicking: the grid takes it
+        if not self.parentWidget().take_quick_click(self.mapToParent(event.position()), event.button()):
+            super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event):
+        if not self.parentWidget().take_quick_click(self.mapToParent(event.position()), event.button()):
+            super().mouseDoubleClickEvent(event)
 
     def focusOutEvent(self, event):
         super().focusOutEvent(event)

@@ -12,8 +12,8 @@ import math
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel, QMenu, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from cnnstudio.core.presets import PRESETS, preset_kernel, presets_for, random_kernel
 from cnnstudio.engine import ConvSpec
@@ -21,7 +21,8 @@ from cnnstudio.qt.panels.kernel_editor.colours import ColourScale
 from cnnstudio.qt.panels.kernel_editor.grid import DEFAULT_STEP, STEPS, KernelGrid
 from cnnstudio.qt.panels.kernel_editor.layout import BIAS
 from cnnstudio.qt.panels.kernel_editor.words import DOWN, UP, push_words
-from cnnstudio.qt.widgets.signals import qt_signals_blocked
+from cnnstudio.qt.widgets.export import export_menu
+from cnnstudio.qt.widgets.signals import listen, qt_signals_blocked
 
 
 class QtKernelEditor(QWidget):
@@ -43,6 +44,7 @@ class QtKernelEditor(QWidget):
     """
 
     filter_selected = Signal(int, int)
+    message = Signal(str)          # why an edit was refused, for the status bar
 
     def __init__(self, playground, parent=None):
         super().__init__(parent)
@@ -55,13 +57,9 @@ class QtKernelEditor(QWidget):
         self._rng = np.random.default_rng()
         self._build()
         events = playground.events
-        events.kernels_changed.connect(self._on_kernels_changed)
-        events.architecture_changed.connect(self._on_architecture_changed)
-        events.gradients_changed.connect(self._sync_gradients)
-        self.destroyed.connect(lambda *_, e=events, k=self._on_kernels_changed, a=self._on_architecture_changed,
-                               g=self._sync_gradients: (e.kernels_changed.disconnect(k),
-                                                        e.architecture_changed.disconnect(a),
-                                                        e.gradients_changed.disconnect(g)))
+        listen(self, events.kernels_changed, self._on_kernels_changed)
+        listen(self, events.architecture_changed, self._on_architecture_changed)
+        listen(self, events.gradients_changed, self._sync_gradients)
         self._sync_architecture()
 
     # -- construction (once)
@@ -83,12 +81,20 @@ class QtKernelEditor(QWidget):
         self.gradients_check.setChecked(True)
 
         self.filter_label = QLabel(objectName="kernelFilterLabel")
-        self.preset_combo = QComboBox(objectName="kernelPreset")
+        # an action, not a label: a combo showing "Sobel x" read like the name of whatever the filter holds
+        self.preset_button = QToolButton(objectName="kernelPreset")
+        self.preset_button.setText("Apply preset\u2026")
+        self.preset_button.setPopupMode(QToolButton.InstantPopup)
+        self.preset_button.setToolTip("Put a classic kernel into the selected filter (this input channel) at once; "
+                                      "Edit > Undo takes it back")
+        self.preset_menu = QMenu(self.preset_button)
+        self.preset_actions = {}
         for name in PRESETS:
-            self.preset_combo.addItem(name)
-        self.preset_combo.setToolTip("A classic kernel to put into the selected filter")
-        self.apply_button = QPushButton("Apply", objectName="kernelApply")
-        self.apply_button.setToolTip("Put the chosen preset into the selected filter (this input channel)")
+            action = self.preset_menu.addAction(name)
+            action.triggered.connect(lambda checked=False, n=name: self.apply_preset(n))
+            self.preset_actions[name] = action
+        self.preset_button.setMenu(self.preset_menu)
+        self.export_menu = None  # the last right-click menu of a card (kept for tests and to stay alive)
         self.randomise_button = QPushButton("Randomise", objectName="kernelRandomise")
         self.randomise_button.setToolTip("Draw the selected filter's kernel afresh, as the network's "
                                          "initialisation does (He normal)")
@@ -121,9 +127,9 @@ class QtKernelEditor(QWidget):
         top.addWidget(self.reset_button)
         presets = QHBoxLayout()
         presets.addWidget(self.filter_label)
-        presets.addWidget(self.preset_combo, 1)
-        presets.addWidget(self.apply_button)
+        presets.addWidget(self.preset_button)
         presets.addWidget(self.randomise_button)
+        presets.addStretch(1)
         words = QVBoxLayout()
         words.setSpacing(1)
         words.addWidget(self.readout)
@@ -147,7 +153,6 @@ class QtKernelEditor(QWidget):
         self.layer_combo.currentIndexChanged.connect(self._on_layer_chosen)
         self.channel_spin.valueChanged.connect(self._on_channel_chosen)
         self.step_combo.currentIndexChanged.connect(self._on_step_chosen)
-        self.apply_button.clicked.connect(self.apply_preset)
         self.randomise_button.clicked.connect(self.randomise)
         self.reset_button.clicked.connect(self.reset_to_trained)
         self.gradients_check.toggled.connect(self._sync_gradients)
@@ -155,6 +160,7 @@ class QtKernelEditor(QWidget):
         self.grid.value_entered.connect(self._on_value_entered)
         self.grid.filter_clicked.connect(self.select_filter)
         self.grid.pointed_changed.connect(self._sync_readout)
+        self.grid.export_requested.connect(self.show_export_menu)
 
     def sizeHint(self) -> QSize:
         return QSize(460, 480)
@@ -257,15 +263,15 @@ class QtKernelEditor(QWidget):
                 self.playground.set_bias(self._layer, f, value)
             else:
                 self.playground.set_kernel_cell(self._layer, f, self._channel, row, col, value)
-        except ValueError:  # a nudge past float32's range: the weight stays as it was
+        except ValueError as err:  # a value the playground refuses (beyond ±1,000,000): the weight stays as it was
             QApplication.beep()
+            self.message.emit(str(err))
 
-    def apply_preset(self, name: str | None = None) -> None:
-        """Put preset ``name`` (default: the combo's) into the selected filter's kernel of this channel."""
+    def apply_preset(self, name: str) -> None:
+        """Put preset ``name`` into the selected filter's kernel of this channel (one undo step)."""
         spec = self._spec()
         if spec is None:
             return
-        name = name or self.preset_combo.currentText()
         self.playground.set_kernel(self._layer, self.grid.selected, preset_kernel(name, spec.kernel),
                                    channel=self._channel)
 
@@ -282,6 +288,22 @@ class QtKernelEditor(QWidget):
         """Put back the trained (or loaded) weights and biases of the layer shown."""
         if self._conv_layers:
             self.playground.reset_kernels(self._layer)
+
+    def filter_weights(self, filter: int) -> np.ndarray | None:
+        """A copy of ``filter``'s weights in the layer shown, (C, K, K) over every input channel; None if none."""
+        if not self._conv_layers or not 0 <= filter < self.grid.filters:
+            return None
+        return np.array(self.playground.network.weight(self._layer)[filter])
+
+    def show_export_menu(self, filter: int, global_pos) -> None:
+        """The export menu of ``filter``'s card (a right click on its title): its weights and its picture."""
+        if self.export_menu is not None:
+            self.export_menu.deleteLater()
+        layer = self._conv_layers.index(self._layer) + 1
+        self.export_menu = export_menu(self, f"conv {layer} filter {filter + 1}",
+                                       lambda: self.filter_weights(filter),
+                                       lambda: self.grid.grab(self.grid.card_rect(filter)))
+        self.export_menu.popup(global_pos)
 
     # -- user choices
     def _on_layer_chosen(self, index: int) -> None:
@@ -330,7 +352,7 @@ class QtKernelEditor(QWidget):
         """Fit the controls and the grid to the layer shown (its filters, channels and kernel size)."""
         spec = self._spec()
         enabled = spec is not None
-        for widget in (self.layer_combo, self.preset_combo, self.apply_button, self.randomise_button,
+        for widget in (self.layer_combo, self.preset_button, self.randomise_button,
                        self.reset_button, self.step_combo):
             widget.setEnabled(enabled)
         if spec is None:
@@ -358,13 +380,8 @@ class QtKernelEditor(QWidget):
     def _sync_presets(self, size: int) -> None:
         """Grey out the presets that make no sense at this kernel size (a 1x1 Sobel)."""
         available = set(presets_for(size))
-        model = self.preset_combo.model()
-        for row in range(self.preset_combo.count()):
-            item = model.item(row)
-            item.setEnabled(self.preset_combo.itemText(row) in available)
-        if self.preset_combo.currentText() not in available and available:
-            with qt_signals_blocked(self.preset_combo):
-                self.preset_combo.setCurrentText(presets_for(size)[0])
+        for name, action in self.preset_actions.items():
+            action.setEnabled(name in available)
 
     def _sync_gradients(self, *args) -> None:
         """Draw the gradients of the layer and channel shown, if training brought some and the box is ticked."""
@@ -409,4 +426,5 @@ class QtKernelEditor(QWidget):
             return
         step = f"{self.step:g}"
         self.hint.setText(f"Click +{step}, right click \u2212{step}, wheel \u00b1{self.step / 10:g} \u00b7 "
-                          f"double click or type a number \u00b7 arrow keys move \u00b7 click a title to select")
+                          f"double click or type a number \u00b7 arrow keys move \u00b7 click a title to select, "
+                          f"right click it to export")

@@ -9,7 +9,7 @@ and how the pieces are drawn ``painting.py``.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette, QRegion
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -17,8 +17,8 @@ from cnnstudio.qt.panels.kernel_editor.cell_editor import CellEditor
 from cnnstudio.qt.panels.kernel_editor.colours import GRID_LINE, HIGHLIGHT, value_colours
 from cnnstudio.qt.panels.kernel_editor.grid_input import GridInput
 from cnnstudio.qt.panels.kernel_editor.layout import BIAS, GridLayout, compute_layout, min_width
-from cnnstudio.qt.panels.kernel_editor.painting import (CardPixmaps, GridFonts, outline, paint_bias, paint_push)
-from cnnstudio.qt.panels.kernel_editor.words import format_value
+from cnnstudio.qt.panels.kernel_editor.painting import (CardPixmaps, GridFonts, cell_text, outline, paint_bias,
+                                                        paint_push)
 
 STEPS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 DEFAULT_STEP = 0.1
@@ -39,6 +39,7 @@ class KernelGrid(GridInput, QWidget):
     value_entered = Signal(int, int, int, float)   # filter, row, col, exact value
     filter_clicked = Signal(int)
     pointed_changed = Signal()                      # the hovered or focused cell changed
+    export_requested = Signal(int, QPoint)          # filter, global position: a right click on its title
 
     def __init__(self, source, parent=None):
         super().__init__(parent)
@@ -51,7 +52,9 @@ class KernelGrid(GridInput, QWidget):
         self.gradients = None           # (F, K, K) gradient of each weight shown, or None: no push glyphs
         self.gradient_scale = 1.0       # the |gradient| drawn at full size (the layer's largest)
         self._hover = None
-        self._click_origin = None       # (target, value before the first click, time) for double clicks
+        # a quick run of left clicks on one cell: (target, value before it, clicks, time, position,
+        # whether its double click put the first step back), so rapid clicks all step and a double click types
+        self._click_run = None
         self._known = None              # (weights, bias, vmax) as last painted in full or refreshed
         self._fonts = None              # (key, GridFonts) for the current cell size and widget font
         self._cards = CardPixmaps()     # card backgrounds and titles
@@ -89,7 +92,7 @@ class KernelGrid(GridInput, QWidget):
     def set_shape(self, filters: int, size: int) -> None:
         """Re-lay out for ``filters`` kernels of ``size`` x ``size`` (only when the architecture changed)."""
         self.cancel_edit()
-        self._hover = self._click_origin = None
+        self._hover = self._click_run = None
         self.gradients = None  # they were another shape's; the editor hands over the new layer's
         self.selected = min(self.selected, max(filters - 1, 0))
         f, r, c = self.focus_cell
@@ -265,9 +268,7 @@ class KernelGrid(GridInput, QWidget):
                     fill, ink = value_colours(value, vmax)
                     painter.fillRect(rect, fill)
                     if values_shown:
-                        text = format_value(value)
-                        if fonts.advance(fonts.value, text) > cell - 3:
-                            text = f"{value:.1f}".replace("-", "\u2212")
+                        text = cell_text(value, fonts, cell)
                         painter.setFont(fonts.value)
                         painter.setPen(ink)
                         painter.drawText(rect, Qt.AlignCenter, text)

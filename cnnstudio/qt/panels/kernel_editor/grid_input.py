@@ -1,7 +1,7 @@
 """How the mouse and the keys on the kernel grid become intents: nudges, typed values, focus moves, tooltips.
 
 ``GridInput`` is mixed into ``KernelGrid`` (grid.py) and works on its state:
-``_layout``, ``focus_cell``, ``_hover``, ``_click_origin``, ``_editing``,
+``_layout``, ``focus_cell``, ``_hover``, ``_click_run``, ``_editing``,
 ``inline_editor`` and the signals ``nudged``, ``value_entered``,
 ``filter_clicked`` and ``pointed_changed``.  It never changes a weight itself.
 """
@@ -21,6 +21,8 @@ class GridInput:
 
     # -- mouse
     def mousePressEvent(self, event):
+        if self.take_quick_click(event.position(), event.button()):
+            return
         self._commit_edit()
         hit = self.hit_test(event.position().toPoint())
         if hit is None:
@@ -32,19 +34,45 @@ class GridInput:
             return
         self._move_focus((f, i, j))
         if event.button() == Qt.LeftButton:
-            self._remember_click((f, i, j))
+            run = self._click_run
+            if self._continues_click_run(event.position(), event.button()):
+                self._click_run = ((f, i, j), run[1], run[2] + 1, time.monotonic(), event.position(), False)
+            else:  # a new run: remember the value before it, so a double click can put it back
+                self._click_run = ((f, i, j), self.value_at(f, i, j), 1, time.monotonic(), event.position(), False)
             self.nudged.emit(f, i, j, 1.0)
         elif event.button() == Qt.RightButton:
             self.nudged.emit(f, i, j, -1.0)
 
-    def _remember_click(self, target) -> None:
-        """Keep the value before a run of quick clicks, so a double click can undo their steps."""
-        now = time.monotonic()
-        origin = self._click_origin
-        if origin is None or origin[0] != target or now - origin[2] > QApplication.doubleClickInterval() / 1000:
-            self._click_origin = (target, self.value_at(*target), now)
-        else:
-            self._click_origin = (target, origin[1], now)
+    def take_quick_click(self, position, button) -> bool:
+        """A third quick click on the cell a double click just opened for typing: close it and step instead.
+
+        That double click was rapid clicking, not a wish to type, so its two clicks count again (it had
+        put their step back).  ``position`` in grid coordinates (the inline editor forwards its presses).
+        """
+        run = self._click_run
+        if run is None or run[2] != 2 or self._editing != run[0] or not self._continues_click_run(position, button):
+            return False
+        target, origin, _, _, _, reverted = run
+        self.cancel_edit()
+        self._click_run = (target, origin, 3, time.monotonic(), position, False)
+        self.nudged.emit(*target, 3.0 if reverted else 1.0)
+        return True
+
+    def _continues_click_run(self, position, button) -> bool:
+        """Whether a left press at ``position`` is the next click of a quick run on a still pointer, same cell.
+
+        The platform's double-click interval and start-drag distance decide, measured in real time and
+        widget pixels from the run's last press (Qt's own double-click test cannot know a third click follows).
+        """
+        run = self._click_run
+        if run is None or button != Qt.LeftButton:
+            return False
+        hit = self.hit_test(position.toPoint())
+        target, _, _, last_time, last_pos, _ = run
+        hints = QApplication.styleHints()
+        return (hit is not None and hit[0] == "cell" and hit[1:] == target
+                and time.monotonic() - last_time <= hints.mouseDoubleClickInterval() / 1000
+                and (position - last_pos).manhattanLength() < hints.startDragDistance())
 
     def mouseDoubleClickEvent(self, event):
         hit = self.hit_test(event.position().toPoint())
@@ -56,10 +84,15 @@ class GridInput:
             return
         if event.button() != Qt.LeftButton:
             return
-        origin, self._click_origin = self._click_origin, None
+        run = self._click_run
+        if not self._continues_click_run(event.position(), event.button()) or run[2] != 1:
+            # too slow, moved, or the fourth click of a run: a click like any other
+            return self.mousePressEvent(event)
         # the first click of the double click raised the cell: put it back before typing
-        if origin is not None and origin[0] == target and origin[1] != self.value_at(*target):
-            self.value_entered.emit(*target, origin[1])
+        reverted = run[1] != self.value_at(*target)
+        self._click_run = (target, run[1], 2, time.monotonic(), event.position(), reverted)
+        if reverted:
+            self.value_entered.emit(*target, run[1])
         self.edit(*target)
 
     def mouseMoveEvent(self, event):
@@ -89,11 +122,25 @@ class GridInput:
         self.nudged.emit(*hit[1:], delta / 10.0)
         event.accept()
 
+    def contextMenuEvent(self, event):
+        # a right click on a weight or the bias lowered it (on press): only a card's title or frame exports
+        if event.reason() == event.Reason.Keyboard:
+            f = self.focus_cell[0]
+            if 0 <= f < self._layout.filters:
+                self.export_requested.emit(f, self.mapToGlobal(self.cell_rect(*self.focus_cell).center()))
+            return
+        hit = self.hit_test(event.pos())
+        if hit is not None and hit[0] == "card":
+            self.export_requested.emit(hit[1], event.globalPos())
+
     def event(self, event):
         if event.type() == QEvent.ToolTip:
             hit = self.hit_test(event.pos())
             if hit is not None and hit[0] == "cell":
                 QToolTip.showText(event.globalPos(), self._tooltip(*hit[1:]), self)
+            elif hit is not None:
+                QToolTip.showText(event.globalPos(), f"<b>filter {hit[1] + 1}</b>: click to select it; right click "
+                                  f"its title to save or copy its weights or picture", self)
             else:
                 QToolTip.hideText()
                 event.ignore()

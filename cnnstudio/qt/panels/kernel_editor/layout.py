@@ -16,10 +16,12 @@ from PySide6.QtCore import QPoint, QRect
 BIAS = -1
 """The ``row`` of a filter's bias cell (its ``col`` is 0)."""
 
-# card metrics with readable values; below VALUES_FROM pixels per cell the cards tighten
+# card metrics with readable values; below ROOMY_FROM pixels per cell the cards tighten
 MARGIN, GAP, PAD, HEADER, BIAS_GAP, BIAS_H, MIN_INNER = 8, 10, 6, 18, 5, 20, 72
 TIGHT_GAP, TIGHT_PAD, TIGHT_HEADER, TIGHT_BIAS_GAP, TIGHT_BIAS_H, TIGHT_MIN_INNER = 6, 4, 14, 3, 15, 40
-MAX_CELL, VALUES_FROM = 46, 27
+# cells from ROOMY_FROM pixels get the roomy cards; values are printed from VALUES_FROM (in as many
+# decimals as fit: a dock-sized editor has ~25 px cells, where the roomy cards would not fit)
+MAX_CELL, ROOMY_FROM, VALUES_FROM = 46, 27, 24
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def min_width(size: int) -> int:
 
 
 def _card_metrics(size: int, cell: int) -> dict:
-    roomy = cell >= VALUES_FROM
+    roomy = cell >= ROOMY_FROM
     pad, header, bias_gap, bias_h, gap, min_inner = (
         (PAD, HEADER, BIAS_GAP, BIAS_H, GAP, MIN_INNER) if roomy else
         (TIGHT_PAD, TIGHT_HEADER, TIGHT_BIAS_GAP, TIGHT_BIAS_H, TIGHT_GAP, TIGHT_MIN_INNER))

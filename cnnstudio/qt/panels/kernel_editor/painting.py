@@ -52,6 +52,21 @@ class GridFonts:
         return width
 
 
+VALUE_MARGIN = 2  # pixels kept free on each side of a printed value, so neighbours never run together
+
+
+def cell_text(value: float, fonts: GridFonts, cell: int) -> str:
+    """The value as printed in a ``cell`` px cell: two decimals, else without the leading zero, else one
+    decimal; "" when none fits (the readout and the tooltip still give it)."""
+    text = format_value(value)
+    room = cell - 1 - 2 * VALUE_MARGIN  # the last pixel of a cell is the grid line
+    for candidate in (text, text.replace("0.", ".", 1) if text.lstrip("\u2212").startswith("0.") else text,
+                      f"{value:.1f}".replace("-", "\u2212")):
+        if fonts.advance(fonts.value, candidate) <= room:
+            return candidate
+    return ""
+
+
 class CardPixmaps:
     """Each card's rounded background, border and title, on the window colour: drawn once, then copied.
 

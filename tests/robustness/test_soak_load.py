@@ -77,13 +77,17 @@ class Session:
         assert getattr(self.window.playground.network.layers[0], key) == value, f"{key}={value} was not applied"
 
     def run(self, kind: str, count: int) -> list[float]:
-        """``count`` operations of ``kind``: the seconds each took."""
+        """``count`` operations of ``kind``: the GUI thread's CPU seconds each took.
+
+        NOTE: CPU time of this thread, not wall time: on a shared machine (CI, other test runs) wall time
+        swings by more than the 20% this test allows while the work done stays the same.
+        """
         operation = getattr(self, kind.replace(" ", "_"))
         seconds = []
         for _ in range(count):
-            start = time.perf_counter()
+            start = time.thread_time()
             operation()
-            seconds.append(time.perf_counter() - start)
+            seconds.append(time.thread_time() - start)
             assert not self.window.update_pending
         if kind == "canvas update" and self.window.canvas_model.is_drawing:
             self.window.canvas_model.end_stroke()

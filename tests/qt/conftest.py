@@ -15,3 +15,16 @@ def playground():
     playground = Playground()
     playground.set_input(a_drawn_seven())
     return playground
+
+
+@pytest.fixture
+def editor(qtbot, playground):
+    """A kernel editor on ``playground``, shown at 560x620."""
+    from cnnstudio.qt.panels.kernel_editor import QtKernelEditor
+
+    editor = QtKernelEditor(playground)
+    qtbot.addWidget(editor)
+    editor.resize(560, 620)
+    editor.show()
+    qtbot.waitExposed(editor)
+    return editor

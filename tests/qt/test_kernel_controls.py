@@ -13,19 +13,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
 
 from cnnstudio.core.presets import preset_kernel  # noqa: E402
-from cnnstudio.qt.panels.kernel_editor import QtKernelEditor  # noqa: E402
 from cnnstudio.qt.panels.kernel_editor.layout import VALUES_FROM  # noqa: E402
 from cnnstudio.qt.panels.kernel_editor.painting import GridFonts, cell_text  # noqa: E402
-
-
-@pytest.fixture
-def editor(qtbot, playground):
-    editor = QtKernelEditor(playground)
-    qtbot.addWidget(editor)
-    editor.resize(560, 620)
-    editor.show()
-    qtbot.waitExposed(editor)
-    return editor
 
 
 def send_mouse(widget, kind, pos: QPointF, button=Qt.LeftButton) -> None:

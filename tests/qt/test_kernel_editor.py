@@ -13,17 +13,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cnnstudio.engine import Network  # noqa: E402
 from cnnstudio.core.presets import preset_kernel, presets_for  # noqa: E402
-from cnnstudio.qt.panels.kernel_editor import BIAS, QtKernelEditor  # noqa: E402
-
-
-@pytest.fixture
-def editor(qtbot, playground):
-    editor = QtKernelEditor(playground)
-    qtbot.addWidget(editor)
-    editor.resize(560, 620)
-    editor.show()
-    qtbot.waitExposed(editor)
-    return editor
+from cnnstudio.qt.panels.kernel_editor import BIAS  # noqa: E402
 
 
 def centre(editor, filter, row, col) -> QPoint:

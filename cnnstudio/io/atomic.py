@@ -49,6 +49,19 @@ def save_npz_atomically(path, arrays: dict) -> Path:
     The file gets the permissions of the file it replaces, or those of any new file (``0o666`` less the
     umask, as ``open()`` would give), not the owner-only ``0o600`` of a temporary file.
     """
+    return save_atomically(path, lambda out: np.savez_compressed(out, **arrays))
+
+
+def save_bytes_atomically(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` the way ``save_npz_atomically`` writes an archive (exports: PNG, CSV, .npy)."""
+    return save_atomically(path, lambda out: out.write(data))
+
+
+def save_atomically(path, write) -> Path:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``'s target, then rename it over the target.
+
+    The one atomic save of the app; see ``save_npz_atomically`` for what it guarantees.
+    """
     path = Path(path)
     target = check_save_target(path)
     _make_folder(path, target.parent)
@@ -59,7 +72,7 @@ def save_npz_atomically(path, arrays: dict) -> Path:
         handle, temp_name = tempfile.mkstemp(prefix=f"{_temp_prefix(target.name)}{os.getpid()}.", suffix=".tmp",
                                              dir=target.parent)
         with os.fdopen(handle, "wb") as temp:
-            np.savez_compressed(temp, **arrays)
+            write(temp)
             temp.flush()
             os.fsync(temp.fileno())
         os.chmod(temp_name, mode)

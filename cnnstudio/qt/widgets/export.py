@@ -1,20 +1,19 @@
 """Export what a panel shows: Save as PNG, Copy values, Save values as CSV or .npy (a right-click menu).
 
-Every file is written atomically (a temporary file beside it, then renamed), so a failed export never
-leaves half a file; a failure is explained in a dialog and nothing else changes.
+Every file is written atomically (``io.atomic.save_bytes_atomically``: a temporary file beside it, then
+renamed), so a failed export never leaves half a file and a device, pipe or folder is refused; a failure is explained in a dialog and nothing else changes.
 """
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QAction, QGuiApplication, QPixmap
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from cnnstudio.io.atomic import save_bytes_atomically
 
 
 def values_text(values) -> str:
@@ -50,24 +49,6 @@ def png_bytes(pixmap: QPixmap) -> bytes:
     return bytes(data)
 
 
-def write_atomically(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename it over ``path``."""
-    path = Path(path)
-    if path.exists() and not path.is_file():
-        raise OSError(f"{path} is not a regular file (a folder or a device). Fix: choose a file name.")
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def export_menu(parent: QWidget, what: str, values: Callable[[], np.ndarray | None],
                 picture: Callable[[], QPixmap | None]) -> QMenu:
     """A menu with Save as PNG, Copy values, Save values as CSV and as .npy for ``what`` (e.g. "filter 3").
@@ -83,7 +64,7 @@ def export_menu(parent: QWidget, what: str, values: Callable[[], np.ndarray | No
         if not path:
             return
         try:
-            write_atomically(path, data())
+            save_bytes_atomically(path, data())
         except (OSError, ValueError) as err:
             QMessageBox.warning(parent, "Not saved", f"Could not save {what} to {path}: {err}")
 

@@ -48,6 +48,7 @@ from cnnstudio.qt.window_layout import (DEFAULT_SIZE, SECTION_MINIMUM, Section, 
                                         leave_room_for_panels, share_dock_place)
 from cnnstudio.qt.window_state import RecentFiles, open_settings, restore_window_state, save_window_state
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 RECEPTIVE_FIELD_COLOUR = QColor(FIELD_COLOR)  # the same green as the outlines on the maps
 FLUSH_EVENT = QEvent.Type(QEvent.registerEventType())  # "feed the drawing to the network and paint", posted
 SAMPLE_DIGIT = 3
@@ -263,7 +264,7 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.speed_label.setObjectName("speedLabel")
         self.speed_label.setToolTip("Time of the last update: the network's forward pass (engine) and drawing "
                                     "every changed panel (paint)")
-        self.speed_label.setStyleSheet("color: #555; padding: 0 6px;")
+        self.speed_label.setStyleSheet(f"color: {theme.css(theme.muted())}; padding: 0 6px;")
         self.speed_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         # NOTE: a fixed size, so the text changing on every stroke does not re-lay out the status bar
         widest = self.speed_label.fontMetrics().horizontalAdvance("update 99.99 ms engine + 999.9 ms paint")

@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from cnnstudio.qt.widgets import theme
+
 DEFAULT_SIZE = (1400, 900)
 SCREEN_SHARE = 0.94     # of the screen's free area a first window takes at most
 DOCK_SHARE = 0.4        # of the window's height a bottom dock takes when it opens
@@ -34,7 +36,7 @@ class Section(QWidget):
         layout.setSpacing(3)
         self.heading = None
         if title:  # a panel with its own title bar gets no second heading
-            hint_html = f"&nbsp;&nbsp;<span style='color:#777'>{hint}</span>" if hint else ""
+            hint_html = f"&nbsp;&nbsp;<span style='color:{theme.css(theme.muted())}'>{hint}</span>" if hint else ""
             self.heading = QLabel(f"<b>{title}</b>{hint_html}")
             self.heading.setTextFormat(Qt.TextFormat.RichText)
             self.heading.setToolTip(hint)

@@ -25,6 +25,7 @@ from cnnstudio.lessons.ann_vs_cnn import (ANN_LAYERS, Comparison, ComparisonProg
 from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT
 from cnnstudio.training import shift_images
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 
 from .grid_view import GridView, rich_label, symmetric_levels
 
@@ -93,7 +94,8 @@ class AnnVsCnnView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(rich_label(
-            "<b>Why not an ANN?</b> <span style='color:#555'>The study note: an n*n image makes a <i>large weight "
+            f"<b>Why not an ANN?</b> "
+            f"<span style='color:{theme.css(theme.muted())}'>The study note: an n*n image makes a <i>large weight "
             "matrix</i>, and <i>if one or two pixel shifted, the predicted result will change dramatically in "
             "ANN</i>. Both networks below are trained here on the same 4,000 digits.</span>"))
         row = QHBoxLayout()
@@ -106,7 +108,7 @@ class AnnVsCnnView(QWidget):
         self.progress.setTextVisible(False)
         self.progress.setMaximumWidth(220)
         self.status = QLabel("Not trained yet: press Train both (a few seconds).")
-        self.status.setStyleSheet("color: #555;")
+        self.status.setStyleSheet(f"color: {theme.css(theme.muted())};")
         row.addWidget(self.train_button)
         row.addWidget(self.progress)
         row.addWidget(self.status, 1)
@@ -127,13 +129,13 @@ class AnnVsCnnView(QWidget):
         weights.addWidget(self.layer_table, 3)
         weights.addWidget(rich_label("<b>Total weights as the image grows</b>"))
         weights.addWidget(self.growth_table, 2)
-        self.growth_note = rich_label(style="color: #555;")
+        self.growth_note = rich_label(style=f"color: {theme.css(theme.muted())};")
         weights.addWidget(self.growth_note)
         grid.addLayout(weights, 0, 0)
 
         # (b) shift tolerance
-        self.shift_plot = pg.PlotWidget(background="w")
-        self.shift_plot.setTitle("(b) accuracy on shifted test digits", color="#2b2f36")
+        self.shift_plot = pg.PlotWidget(background=theme.panel())
+        self.shift_plot.setTitle("(b) accuracy on shifted test digits", color=theme.css(theme.panel_text()))
         self.shift_plot.setLabel("bottom", "shift (pixels)")
         self.shift_plot.setLabel("left", "accuracy")
         self.shift_plot.setYRange(0, 1)
@@ -147,17 +149,18 @@ class AnnVsCnnView(QWidget):
                     symbolBrush=colour, name=f"{name.upper()} {axis}")
         plot_box = QVBoxLayout()
         plot_box.addWidget(self.shift_plot, 1)
-        self.shift_note = rich_label(style="color: #555;")
+        self.shift_note = rich_label(style=f"color: {theme.css(theme.muted())};")
         plot_box.addWidget(self.shift_note)
         grid.addLayout(plot_box, 0, 1)
 
         # (c) the drawing, shifted, and both predictions
         live = QVBoxLayout()
-        live.addWidget(rich_label("<b>(c) Your drawing</b> <span style='color:#555'>(arrow keys shift it; click "
+        live.addWidget(rich_label(f"<b>(c) Your drawing</b> "
+                                  f"<span style='color:{theme.css(theme.muted())}'>(arrow keys shift it; click "
                                   "here first)</span>"))
         self.drawing_view = GridView("shift (0, 0)")
         live.addWidget(self.drawing_view, 2)
-        self.bars = pg.PlotWidget(background="w")
+        self.bars = pg.PlotWidget(background=theme.panel())
         self.bars.setYRange(0, 1)
         self.bars.setXRange(-0.6, 9.6)
         self.bars.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
@@ -179,7 +182,8 @@ class AnnVsCnnView(QWidget):
         layout.addLayout(grid, 1)
 
         kernels = QHBoxLayout()
-        self.kernels_label = rich_label("<b>The CNN's first-layer kernels</b> <span style='color:#555'>appear here "
+        self.kernels_label = rich_label(f"<b>The CNN's first-layer kernels</b> "
+                                        f"<span style='color:{theme.css(theme.muted())}'>appear here "
                                         "after training.</span>")
         self.kernels_label.setMaximumWidth(260)
         kernels.addWidget(self.kernels_label)
@@ -269,7 +273,8 @@ class AnnVsCnnView(QWidget):
         levels = symmetric_levels(weight)
         for f, view in enumerate(self.kernel_views):
             view.set_data(weight[f, 0], DIVERGING_LUT, levels)
-        self.kernels_label.setText("<b>The CNN's first-layer kernels,</b> <span style='color:#555'>learned by "
+        self.kernels_label.setText(f"<b>The CNN's first-layer kernels,</b> "
+                                   f"<span style='color:{theme.css(theme.muted())}'>learned by "
                                    "backpropagation: many are edge detectors (red on one side, blue on the "
                                    "other).</span>")
         self.refresh_predictions()

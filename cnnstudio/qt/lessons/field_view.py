@@ -8,6 +8,7 @@ from cnnstudio.core.receptive_field import MapTarget, receptive_field
 from cnnstudio.lessons.occlusion import field_growth, map_choices
 from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 
 from .grid_view import GridView, rich_label, symmetric_levels, worth_refreshing
 
@@ -34,9 +35,9 @@ class ReceptiveFieldView(QWidget):
         self.summary = rich_label()
         row.addWidget(self.summary, 1)
         layout.addLayout(row)
-        layout.addWidget(rich_label("<span style='color:#555'>Click a cell of any map to pick that unit. Each layer "
-                                    "sees a larger region of the input: the coloured squares on the input show "
-                                    "one unit's receptive field at each layer.</span>"))
+        layout.addWidget(rich_label(f"<span style='color:{theme.css(theme.muted())}'>Click a cell of any map "
+                                    "to pick that unit. Each layer sees a larger region of the input: the coloured "
+                                    "squares on the input show one unit's receptive field at each layer.</span>"))
         self.maps_row = QHBoxLayout()
         layout.addLayout(self.maps_row, 1)
         self.views: list[GridView] = []

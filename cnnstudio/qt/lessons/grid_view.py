@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolButton, QWidget
 
 from cnnstudio.render.mosaic import INK_LUT
+from cnnstudio.qt.widgets import theme
 
 EMPTY = QColor("#eceef1")        # a cell not computed yet
 PADDING_TINT = QColor(120, 130, 150, 70)
@@ -188,7 +189,7 @@ class GridView(QWidget):
         H, W = self.values.shape
         c = self.cell_size()
         if self.title:
-            painter.setPen(QColor("#2b2f36"))
+            painter.setPen(theme.text())
             font = painter.font()
             font.setBold(True)
             painter.setFont(font)
@@ -196,7 +197,7 @@ class GridView(QWidget):
             font.setBold(False)
             painter.setFont(font)
         if self.caption:
-            painter.setPen(QColor("#555"))
+            painter.setPen(theme.muted())
             painter.drawText(QRectF(0, self.height() - 16, self.width(), 16), Qt.AlignmentFlag.AlignCenter,
                              self.caption)
         if self._image is None:
@@ -257,7 +258,7 @@ def operator_label(text: str) -> QLabel:
     """A large operator ("×", "=", "→") set between two grids."""
     label = QLabel(text)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("font-size: 20px; color: #555; padding: 0 2px;")
+    label.setStyleSheet(f"font-size: 20px; color: {theme.css(theme.muted())}; padding: 0 2px;")
     label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
     return label
 

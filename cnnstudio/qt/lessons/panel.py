@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from cnnstudio.lessons.guided import Lesson
+from cnnstudio.qt.widgets import theme
 
 from .ann_vs_cnn_view import AnnVsCnnView
 from .field_view import ReceptiveFieldView
@@ -54,10 +55,11 @@ class ExplainPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.banner_box = QFrame()
         self.banner_box.setObjectName("lessonBanner")
-        self.banner_box.setStyleSheet("#lessonBanner { background: #eef5ff; border: 1px solid #c9dcf5; }")
+        self.banner_box.setStyleSheet(f"#lessonBanner {{ background: {theme.css(theme.banner_background())}; "
+                                      f"border: 1px solid {theme.css(theme.banner_border())}; }}")
         banner_layout = QHBoxLayout(self.banner_box)
         banner_layout.setContentsMargins(0, 0, 4, 0)
-        self.banner = rich_label(style="padding: 5px; color: #2b2f36;")
+        self.banner = rich_label(style=f"padding: 5px; color: {theme.css(theme.panel_text())};")
         self.banner.setOpenExternalLinks(False)
         self.banner.linkActivated.connect(self._link)
         banner_layout.addWidget(self.banner, 1)

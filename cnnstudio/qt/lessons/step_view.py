@@ -18,13 +18,12 @@ from cnnstudio.lessons.step_records import SHOWN_DECIMALS
 from cnnstudio.lessons.step_through import PHASES, SOFTMAX_NOTE, StepThrough
 from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 
 from .grid_view import (CURRENT, WINDOW, GridView, number_text, operator_label, rich_label, symmetric_levels,
                         tool_button, worth_refreshing)
 from .step_end_phases import NetworkEndPhases
 
-ZEROED = QColor("#1a73e8")       # negatives that ReLU zeroed
-AMBER = "#8a5a00"
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 NO_CONV_TEXT = ("<b>This network has no conv layer to step through</b>: it has only dense layers. Load a model "
                 "with conv layers (File > Load model...), or bring the previous network back with Edit > Undo "
@@ -58,7 +57,7 @@ class ExplainView(NetworkEndPhases, QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.no_conv_label = rich_label(NO_CONV_TEXT, style="color: #2b2f36; padding: 12px;")
+        self.no_conv_label = rich_label(NO_CONV_TEXT, style=f"color: {theme.css(theme.text())}; padding: 12px;")
         self.no_conv_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.no_conv_label.hide()
         outer.addWidget(self.no_conv_label)
@@ -111,8 +110,9 @@ class ExplainView(NetworkEndPhases, QWidget):
         scrub.addWidget(self.position_label)
         layout.addLayout(scrub)
 
-        self.phase_label = rich_label(style="font-weight: bold; color: #2b2f36;")
-        self.warning_label = rich_label(style=f"color: {AMBER}; background: #fff4dc; padding: 3px;")
+        self.phase_label = rich_label(style=f"font-weight: bold; color: {theme.css(theme.text())};")
+        self.warning_label = rich_label(style=f"color: {theme.css(theme.warning())}; "
+                                                 f"background: {theme.css(theme.warning_background())}; padding: 3px;")
         layout.addWidget(self.phase_label)
         layout.addWidget(self.warning_label)
 
@@ -136,9 +136,11 @@ class ExplainView(NetworkEndPhases, QWidget):
         self.subtotals.clicked.connect(lambda row, col: self.channel_box.setValue(col + 1))
         self.subtotals.hide()
         layout.addWidget(self.subtotals)
-        self.description = rich_label(style="color: #2b2f36; padding: 2px;")
+        self.description = rich_label(style=f"color: {theme.css(theme.text())}; padding: 2px;")
         layout.addWidget(self.description)
-        self.note_label = rich_label(style="color: #2b2f36; background: #f3f4f6; padding: 3px;")
+        self.note_label = rich_label(style=f"color: {theme.css(theme.panel_text())}; "
+                                           f"background: {theme.css(theme.track())}; "
+                                           f"padding: 3px;")
         self.note_label.hide()
         layout.addWidget(self.note_label)
 
@@ -282,7 +284,8 @@ class ExplainView(NetworkEndPhases, QWidget):
         self._sync_channels()
         layer = f" · conv {step.stage + 1}" if step.stage is not None else ""
         self.phase_label.setText(f"{model.phase_title(step.phase)} "
-                                 f"<span style='font-weight: normal; color: #777'>(step {step.local + 1} of "
+                                 f"<span style='font-weight: normal; color: {theme.css(theme.muted())}'>"
+                                 f"(step {step.local + 1} of "
                                  f"{model.span(step.phase, step.stage).count}){layer}</span>")
         warnings = model.replay(step.stage).slide_warnings if step.phase == "conv" else []
         self.warning_label.setText("<br>".join(warnings))
@@ -334,7 +337,7 @@ class ExplainView(NetworkEndPhases, QWidget):
         else:
             subtotal = "sum "
         self.result.setText(f"{subtotal}<b>{d.shown_total:.{SHOWN_DECIMALS}f}</b><br>"
-                            f"<span style='color:#777'>(rounded; exact {d.total:.4f})</span>"
+                            f"<span style='color:{theme.css(theme.muted())}'>(rounded; exact {d.total:.4f})</span>"
                             f"<br>+ bias {d.bias:.4f}<br>= <b>{d.value:.4f}</b>")
         self.result.setToolTip(f"Each product is rounded to {SHOWN_DECIMALS} decimals; the sum of the shown "
                                f"products is exactly their total. The exact sum {d.total:.4f} uses unrounded values.")
@@ -354,9 +357,9 @@ class ExplainView(NetworkEndPhases, QWidget):
         self.source.set_caption("")
         self._middle(("", "", ""), ("→", "", "", "→"))
         name = "ReLU" if r.spec.activation == "relu" else r.spec.activation
-        colour = ZEROED.name() if d.zeroed else "#2b2f36"
+        colour = theme.css(theme.accent()) if d.zeroed else theme.css(theme.text())
         self.result.setText(f"{number_text(d.before)}<br>{name}<br><b style='color:{colour}'>{number_text(d.after)}</b>"
-                            + ("<br><span style='color:#1a73e8'>negative: zeroed</span>" if d.zeroed else ""))
+                            + (f"<br><span style='color:{colour}'>negative: zeroed</span>" if d.zeroed else ""))
         filled = model.activation_filled(stage=self._stage)
         done = np.isfinite(filled)
         zeroed = done & (r.conv < 0) & (r.activation == 0)

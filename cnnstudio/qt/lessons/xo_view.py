@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from cnnstudio.lessons.xo import XOLesson
 from cnnstudio.render.mosaic import DIVERGING_LUT, INK_LUT, SEQUENTIAL_LUT
+from cnnstudio.qt.widgets import theme
 
 from .grid_view import CURRENT, WINDOW, GridView, operator_label, rich_label, symmetric_levels
 
@@ -31,7 +32,8 @@ class XOView(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(rich_label(
             "<b>X or O?</b> The StatQuest example: one 3x3 filter, ReLU, 2x2 max pooling, then a small ANN and "
-            "softmax. <span style='color:#555'>Arrow keys move the picture by a pixel; click a cell to flip it. "
+            f"softmax. <span style='color:{theme.css(theme.muted())}'>Arrow keys move the picture by a pixel; "
+            "click a cell to flip it. "
             "Max pooling keeps each window's largest value wherever it sits in the window, so the CNN can "
             "<i>tolerate small shifts</i>.</span>"))
         buttons = QHBoxLayout()
@@ -51,7 +53,7 @@ class XOView(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             buttons.addWidget(button)
         self.report_label = QLabel()
-        self.report_label.setStyleSheet("color: #555;")
+        self.report_label.setStyleSheet(f"color: {theme.css(theme.muted())};")
         buttons.addWidget(self.report_label, 1)
         self.verdict = QLabel()
         self.verdict.setStyleSheet("font-size: 22px; font-weight: bold;")
@@ -85,7 +87,7 @@ class XOView(QWidget):
         flow.addWidget(self.bias_label, 1, 2)
         flow.addWidget(self.dense_bias_label, 1, 12)
         layout.addLayout(flow, 1)
-        self.explanation = rich_label(style="color: #2b2f36;")
+        self.explanation = rich_label(style=f"color: {theme.css(theme.text())};")
         layout.addWidget(self.explanation)
 
         self.lesson.events.trace_changed.connect(self.refresh)
@@ -120,7 +122,7 @@ class XOView(QWidget):
         self.logit_view.set_data(trace.logits, DIVERGING_LUT, symmetric_levels(trace.logits))
         self.prob_view.set_data(trace.probabilities, SEQUENTIAL_LUT, (0, 1))
         name, probability = lesson.prediction
-        colour = "#0a9b48" if probability > 0.5 else "#777"
+        colour = "#0a9b48" if probability > 0.5 else theme.css(theme.muted())
         self.verdict.setText(f"<span style='color:{colour}'>{name} ({probability:.0%})</span>")
         if lesson.report is not None:
             self.report_label.setText(f"trained in {lesson.report.seconds:.1f} s on generated Xs and Os "

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
@@ -21,10 +21,8 @@ from cnnstudio.engine.shapes import ACTIVATIONS, MAX_KERNEL, MAX_STRIDE, POOLS, 
 from cnnstudio.core.playground import Playground
 
 from cnnstudio.qt.widgets.signals import listen, qt_signals_blocked
+from cnnstudio.qt.widgets import theme
 
-ERROR_COLOUR = "#d32f2f"
-ERROR_TINT = "#fde3e1"  # the background of a field whose last edit was refused
-WARNING_COLOUR = "#b26a00"
 SAME_PADDING = -1  # the padding spin box's special value, shown as "same"
 MAX_FILTERS = 32
 MAX_POOL = 6
@@ -154,7 +152,7 @@ class _ConvGroup(QGroupBox):
         self.arithmetic = QLabel()
         self.arithmetic.setObjectName("shapeArithmetic")
         self.arithmetic.setWordWrap(True)
-        self.arithmetic.setStyleSheet("color: #555;")
+        self.arithmetic.setStyleSheet(f"color: {theme.css(theme.muted())};")
         self.labels: dict[str, QLabel] = {}
         for field in FIELDS:
             editor = self._make_editor(field)
@@ -170,13 +168,13 @@ class _ConvGroup(QGroupBox):
             error.setObjectName(f"conv{layer}_{field.key}_error")
             error.setWordWrap(True)
             error.setTextFormat(Qt.TextFormat.RichText)
-            error.setStyleSheet(f"color: {ERROR_COLOUR};")
+            error.setStyleSheet(f"color: {theme.css(theme.error())};")
             error.hide()
             self.errors[field.key] = error
         self.warning = QLabel()
         self.warning.setObjectName(f"conv{layer}_warning")
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet(f"color: {WARNING_COLOUR};")
+        self.warning.setStyleSheet(f"color: {theme.css(theme.warning())};")
         self.warning.hide()
         self.columns = 0
         self.set_columns(2)
@@ -277,7 +275,7 @@ class _ConvGroup(QGroupBox):
         self.errors[key].setText(text)
         self.errors[key].show()
         palette = self.editors[key].palette()
-        palette.setColor(QPalette.ColorRole.Base, QColor(ERROR_TINT))
+        palette.setColor(QPalette.ColorRole.Base, theme.error_background())
         self.editors[key].setPalette(palette)
 
     def clear_errors(self) -> None:
@@ -313,12 +311,13 @@ class QtLayerSettings(QWidget):
         outer.setSpacing(4)
         self.banner = QFrame()
         self.banner.setObjectName("undoBanner")
-        self.banner.setStyleSheet("#undoBanner { background: #fff4e0; border: 1px solid #e0b060; border-radius: 4px; }")
+        self.banner.setStyleSheet(f"#undoBanner {{ background: {theme.css(theme.warning_background())}; "
+                                  f"border: 1px solid {theme.css(theme.warning_border())}; border-radius: 4px; }}")
         banner_layout = QHBoxLayout(self.banner)
         banner_layout.setContentsMargins(6, 4, 6, 4)
         self.banner_text = QLabel()
         self.banner_text.setWordWrap(True)
-        self.banner_text.setStyleSheet("color: #5a3a00;")
+        self.banner_text.setStyleSheet(f"color: {theme.css(theme.panel_text())};")
         self.undo_button = QPushButton("Undo")
         self.undo_button.setObjectName("undoSettingsButton")
         self.undo_button.setToolTip("Go back to the previous layers and weights (Ctrl+Alt+Z)")
@@ -342,7 +341,7 @@ class QtLayerSettings(QWidget):
         self.summary.setObjectName("networkSummary")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setStyleSheet("color: #444; padding: 2px 4px;")
+        self.summary.setStyleSheet(f"color: {theme.css(theme.text())}; padding: 2px 4px;")
         self.body_layout.addWidget(self.summary)
         self.body_layout.addStretch(1)
         self.scroll.setWidget(self.body)

@@ -10,11 +10,11 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-BACKGROUND = QColor("#ffffff")
-TEXT = QColor("#2b2f36")
-MUTED = QColor("#6b7280")
-TRACK = QColor("#eceef2")
-BAR = QColor("#9aa5b4")
+from cnnstudio.qt.widgets import theme
+
+BAR = QColor("#9aa5b4")       # a mid grey that reads on a light and on a dark panel
+TRACK_TINT = 0.19             # the empty track: the panel tinted this much toward BAR
+TRACK = theme.blend(QColor("#ffffff"), BAR, TRACK_TINT)  # the track on a white panel
 TOP = QColor("#e8590c")       # the predicted class: warm, apart from the maps' blue and red ramps
 MARGIN = 10.0
 
@@ -38,6 +38,8 @@ class QtPredictionBars(QWidget):
         self.not_finite = False   # the network's outputs are NaN or infinite: no bars, a message instead
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._background, self._text, self._muted = theme.panel(), theme.panel_text(), theme.panel_muted()
+        self._track = theme.blend(self._background, BAR, TRACK_TINT)
         self._font = QFont(self.font())
         self._bold = QFont(self.font())
         self._bold.setBold(True)
@@ -113,10 +115,10 @@ class QtPredictionBars(QWidget):
     # ------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), BACKGROUND)
+        painter.fillRect(self.rect(), self._background)
         message = self.message()
         if message is not None:
-            painter.setPen(MUTED)
+            painter.setPen(self._muted)
             painter.setFont(self._font)
             painter.drawText(QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
@@ -130,7 +132,7 @@ class QtPredictionBars(QWidget):
         header = QRectF(MARGIN, MARGIN, self.width() - 2 * MARGIN, self._header_height() - 6)
         if self.blank_input:
             painter.setFont(self._bold)
-            painter.setPen(MUTED)
+            painter.setPen(self._muted)
             painter.drawText(header, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              "Draw a digit on the canvas")
             return
@@ -144,11 +146,11 @@ class QtPredictionBars(QWidget):
         text = QRectF(header.left() + digit_width + 6, header.top(), header.width() - digit_width - 6,
                       header.height())
         painter.setFont(self._font)
-        painter.setPen(MUTED)
+        painter.setPen(self._muted)
         painter.drawText(QRectF(text.left(), text.top(), text.width(), text.height() / 2),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, "prediction")
         painter.setFont(self._bold)
-        painter.setPen(TEXT)
+        painter.setPen(self._text)
         painter.drawText(QRectF(text.left(), text.center().y(), text.width(), text.height() / 2),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                          f"{100 * self.probabilities[top]:.1f}% sure")
@@ -161,14 +163,14 @@ class QtPredictionBars(QWidget):
         font, metrics = (self._bold if is_top else self._font), self._metrics[is_top]
         baseline = row.center().y() + (metrics.ascent() - metrics.descent()) / 2
         painter.setFont(font)
-        painter.setPen(TOP if is_top else TEXT)
+        painter.setPen(TOP if is_top else self._text)
         label = self.class_label(index)
         painter.drawText(QPointF(row.left() + self._widths[0] - 8 - metrics.horizontalAdvance(label), baseline),
                          label)
-        painter.fillRect(track, TRACK)
+        painter.fillRect(track, self._track)
         if p > 0:
             painter.fillRect(QRectF(track.left(), track.top(), track.width() * min(p, 1.0), track.height()),
                              TOP if is_top else BAR)
         percent = f"{100 * p:.1f}%"
-        painter.setPen(TOP if is_top else MUTED)
+        painter.setPen(TOP if is_top else self._muted)
         painter.drawText(QPointF(row.right() - metrics.horizontalAdvance(percent), baseline), percent)

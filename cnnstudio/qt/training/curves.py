@@ -5,11 +5,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from cnnstudio.qt.widgets import theme
+
 from .format import nice_ceiling
 
-PLOT_BACKGROUND = "#ffffff"
-TEXT = "#2b2f36"
-MUTED = "#6b7280"
 TRAIN_COLOUR = (37, 99, 235)     # blue: training figures
 TEST_COLOUR = (232, 89, 12)      # orange: test figures
 
@@ -74,16 +73,17 @@ class TrainingCurves(QWidget):
 
 def _make_plot(name: str, label: str, legend_offset=(-10, 10)) -> pg.PlotWidget:
     """A plot made once; ``legend_offset`` (x, y): negative counts from the right / bottom edge."""
-    plot = pg.PlotWidget(background=PLOT_BACKGROUND)
+    plot = pg.PlotWidget(background=theme.panel())
+    text, muted = theme.css(theme.panel_text()), theme.css(theme.panel_muted())
     plot.setObjectName(name)
     item = plot.getPlotItem()
-    item.setLabel("left", label, color=TEXT)
-    item.setLabel("bottom", "step", color=TEXT)
-    item.addLegend(offset=legend_offset, labelTextColor=TEXT)
+    item.setLabel("left", label, color=text)
+    item.setLabel("bottom", "step", color=text)
+    item.addLegend(offset=legend_offset, labelTextColor=text)
     for axis in ("left", "bottom"):
         item.getAxis(axis).enableAutoSIPrefix(False)
-        item.getAxis(axis).setPen(MUTED)
-        item.getAxis(axis).setTextPen(TEXT)
+        item.getAxis(axis).setPen(muted)
+        item.getAxis(axis).setTextPen(text)
     item.setMenuEnabled(False)
     plot.setMinimumHeight(120)
     return plot

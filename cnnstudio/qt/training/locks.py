@@ -6,8 +6,8 @@ import math
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QToolButton
 
 from cnnstudio.qt.widgets.signals import listen, qt_signals_blocked
+from cnnstudio.qt.widgets import theme
 
-MUTED = "#6b7280"
 PER_ROW = 8
 
 
@@ -38,7 +38,7 @@ class LockButtons(QGroupBox):
         row = 0
         for layer, spec in enumerate(self.playground.network.conv_specs):
             label = QLabel(f"conv {layer + 1}")
-            label.setStyleSheet(f"color: {MUTED};")
+            label.setStyleSheet(f"color: {theme.css(theme.muted())};")
             self.grid.addWidget(label, row, 0)
             for filter in range(spec.filters):
                 button = QToolButton()
@@ -48,8 +48,9 @@ class LockButtons(QGroupBox):
                 button.setToolTip(f"Lock filter {filter + 1} of conv {layer + 1}: training leaves its kernel "
                                   f"and bias exactly as they are")
                 button.setFixedSize(26, 22)
-                button.setStyleSheet("QToolButton:checked { background: #fde68a; border: 1px solid #b45309; "
-                                     "font-weight: bold; }")
+                button.setStyleSheet(f"QToolButton:checked {{ background: {theme.css(theme.marked_background())}; "
+                                     f"color: {theme.css(theme.panel_text())}; "
+                                     f"border: 1px solid {theme.css(theme.warning())}; font-weight: bold; }}")
                 button.setChecked(self.session.is_locked(layer, filter))
                 button.toggled.connect(lambda on, l=layer, f=filter: self.session.set_locked(l, f, on))
                 self.buttons[(layer, filter)] = button

@@ -23,10 +23,9 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QLis
 from cnnstudio.io.datasets import IMAGE_SIZE, DatasetError
 from cnnstudio.qt.training.evaluation_view import digit_pixmap, gallery_list
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 
-TEXT = "#2b2f36"
-MUTED = "#6b7280"
-ERROR_COLOUR = "#d32f2f"
+ERROR_COLOUR = theme.LIGHT_ERROR
 DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): d for d in range(10)}
 USE_TEXT = {"train": "for training", "test": "for testing", "both": "for training and testing"}
 
@@ -125,7 +124,7 @@ class QtMyDigits(QWidget):
         self.delete_button.setEnabled(False)
         self.count_label = QLabel()
         self.count_label.setObjectName("myDigitsCount")
-        self.count_label.setStyleSheet(f"color: {MUTED};")
+        self.count_label.setStyleSheet(f"color: {theme.css(theme.muted())};")
         self.status_label = QLabel()
         self.status_label.setObjectName("myDigitsStatus")
         self.status_label.setWordWrap(True)
@@ -225,5 +224,5 @@ class QtMyDigits(QWidget):
 
     def _show(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet(f"color: {ERROR_COLOUR if error else TEXT};")
+        self.status_label.setStyleSheet(f"color: {theme.css(theme.error() if error else theme.text())};")
         self.message.emit(text)

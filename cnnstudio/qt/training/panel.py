@@ -30,14 +30,15 @@ from cnnstudio.io.datasets import DatasetError, Digits, load_idx_pair, load_mnis
 from cnnstudio.io.model_file import ModelFileError
 from cnnstudio.training import TrainingSettings, make_dataset
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 
-from .curves import TEXT, TrainingCurves
+from .curves import TrainingCurves
 from .format import progress_text, sentence
 from .settings_form import TrainingSettingsForm
 from .locks import LockButtons
 from .worker import TrainingController
 
-ERROR_COLOUR = "#d32f2f"
+ERROR_COLOUR = theme.LIGHT_ERROR
 REDRAW_INTERVAL_MS = 100         # the curves and the progress bar redraw 10 times a second
 
 
@@ -445,4 +446,4 @@ class QtTrainingPanel(QWidget):
     def show_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
         self.status_label.setToolTip(text)
-        self.status_label.setStyleSheet(f"color: {ERROR_COLOUR if error else TEXT};")
+        self.status_label.setStyleSheet(f"color: {theme.css(theme.error() if error else theme.text())};")

@@ -20,9 +20,7 @@ architecture), ``mosaic_panel`` (one stage's view, image and outlines), ``captio
 (titles and colour bars), ``hover`` (``MapHover``), ``style`` (colours shared by all).
 """
 from cnnstudio.qt.panels.feature_maps.hover import MapHover
-from cnnstudio.qt.panels.feature_maps.style import (BACKGROUND, CELL_COLOR, FIELD_COLOR, INPUT_HINT,
-                                                    INPUT_PIXEL_COLOR, MAP_GAP, MUTED, TEXT, VIEW_BACKGROUND)
+from cnnstudio.qt.panels.feature_maps.style import CELL_COLOR, FIELD_COLOR, INPUT_HINT, INPUT_PIXEL_COLOR, MAP_GAP
 from cnnstudio.qt.panels.feature_maps.widget import SCALE_CHOICES, QtFeatureMaps
 
-__all__ = ["QtFeatureMaps", "MapHover", "SCALE_CHOICES", "BACKGROUND", "VIEW_BACKGROUND", "TEXT", "MUTED",
-           "FIELD_COLOR", "CELL_COLOR", "INPUT_PIXEL_COLOR", "MAP_GAP", "INPUT_HINT"]
+__all__ = ["QtFeatureMaps", "MapHover", "SCALE_CHOICES", "FIELD_COLOR", "CELL_COLOR", "INPUT_PIXEL_COLOR", "MAP_GAP", "INPUT_HINT"]

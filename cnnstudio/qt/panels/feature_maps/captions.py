@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 
-from cnnstudio.qt.panels.feature_maps.style import MUTED, TEXT
+from cnnstudio.qt.widgets import theme
 
 
 def _short(v: float, digits: int = 3) -> str:
@@ -43,6 +43,7 @@ class ColorBar(pg.GraphicsWidget):
         self._font = QFont()
         self._font.setPointSizeF(7.5)
         self._metrics = QFontMetricsF(self._font)
+        self._text_colour, self._muted_colour = theme.text(), theme.muted()
 
     def set_levels(self, low: float, high: float, caption: str = "") -> None:
         if (low, high, caption) != (*self._levels, self._caption):
@@ -86,20 +87,20 @@ class ColorBar(pg.GraphicsWidget):
             box = word(text, bar.center().x())
             if box.width() > rect.width():
                 return []
-            return [(box, text, TEXT)]
-        words = [(box, text, TEXT) for box, text in ends]
+            return [(box, text, self._text_colour)]
+        words = [(box, text, self._text_colour) for box, text in ends]
         middle = self._caption or ("0" if self._signed else "")
         if middle:
             box = word(middle, bar.center().x())
             if ends[0][0].right() + self.GAP <= box.left() and box.right() + self.GAP <= ends[1][0].left():
-                words.insert(1, (box, middle, MUTED))
+                words.insert(1, (box, middle, self._muted_colour))
         return words
 
     def paint(self, painter: QPainter, *args) -> None:
         bar = self._bar_rect()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         painter.drawImage(bar, self._gradient)
-        painter.setPen(QPen(QColor(MUTED), 0))
+        painter.setPen(QPen(self._muted_colour, 0))
         painter.drawRect(bar)
         painter.setFont(self._font)
         for box, text, colour in self.label_rects():
@@ -121,6 +122,7 @@ class Caption(pg.GraphicsWidget):
         self._font.setPointSizeF(point_size)
         self._strong_font = QFont(self._font)
         self._strong_font.setBold(bold)
+        self._text_colour, self._muted_colour = theme.text(), theme.muted()
         line = QFontMetricsF(self._strong_font).height()
         height = (2 * line if stacked else line) + 6
         self.setMinimumHeight(height)
@@ -151,11 +153,11 @@ class Caption(pg.GraphicsWidget):
         rect = self.boundingRect()
         metrics = QFontMetricsF(self._strong_font)
         baseline = rect.top() + 3 + metrics.ascent()
-        strong = (self._strong, self._strong_font, TEXT)
+        strong = (self._strong, self._strong_font, self._text_colour)
         if not self._muted:
             self._draw(painter, rect, baseline, [strong])
         elif self._stacked:
             self._draw(painter, rect, baseline, [strong])
-            self._draw(painter, rect, baseline + metrics.height(), [(self._muted, self._font, MUTED)])
+            self._draw(painter, rect, baseline + metrics.height(), [(self._muted, self._font, self._muted_colour)])
         else:
-            self._draw(painter, rect, baseline, [strong, ("  " + self._muted, self._font, MUTED)])
+            self._draw(painter, rect, baseline, [strong, ("  " + self._muted, self._font, self._muted_colour)])

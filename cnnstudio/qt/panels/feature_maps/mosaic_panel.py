@@ -15,9 +15,10 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from cnnstudio.core.receptive_field import Rect
 from cnnstudio.qt.panels.feature_maps.captions import ColorBar
-from cnnstudio.qt.panels.feature_maps.style import CELL_COLOR, FIELD_COLOR, INPUT_PIXEL_COLOR, VIEW_BACKGROUND
+from cnnstudio.qt.panels.feature_maps.style import CELL_COLOR, FIELD_COLOR, INPUT_PIXEL_COLOR
 from cnnstudio.qt.widgets.bgra_image_item import BgraImageItem
 from cnnstudio.render.mosaic import MosaicLayout, paint_mosaic
+from cnnstudio.qt.widgets import theme
 
 
 class MosaicPanel:
@@ -27,7 +28,7 @@ class MosaicPanel:
         self.stage, self.kind, self.layout, self.scale, self.signed, self.lut = stage, kind, layout, scale, signed, lut
         self.levels = np.zeros((layout.count, 2), dtype=np.float32)
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.view.setBackgroundColor(VIEW_BACKGROUND)
+        self.view.setBackgroundColor(theme.view_background())  # the gaps between the maps show it
         self.image = BgraImageItem()
         self.image.setTransform(QTransform.fromScale(scale, scale))
         self.view.addItem(self.image)

@@ -1,10 +1,9 @@
-"""The feature-map panel's colours, spacing and resting hint: what its pieces share, in one place."""
+"""The feature-map panel's data colours, spacing and resting hint: what its pieces share, in one place.
+
+Chrome colours (text, backgrounds) come from ``cnnstudio.qt.widgets.theme``.
+"""
 from __future__ import annotations
 
-BACKGROUND = "#f4f5f7"
-VIEW_BACKGROUND = "#d9dde3"   # behind the maps: the gaps between them show it
-TEXT = "#2b2f36"
-MUTED = "#6b7280"
 FIELD_COLOR = "#0a9b48"       # receptive field outlines: neither blue nor red, so it reads on every map
 CELL_COLOR = "#111111"        # the hovered cell, a max pool's winner
 INPUT_PIXEL_COLOR = "#f08c00"  # readable on white paper and on black ink

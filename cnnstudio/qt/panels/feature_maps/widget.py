@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QPainterPath
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsView, QHBoxLayout, QLabel, QMenu, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QFontDatabase, QPainterPath
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QMenu,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from cnnstudio.core.receptive_field import (MapTarget, Rect, describe_input_pixel, explain, fed_by_input,
                                              receptive_field)
@@ -21,11 +21,12 @@ from cnnstudio.qt.panels.feature_maps.captions import ColorBar
 from cnnstudio.qt.panels.feature_maps.hover import MapHover
 from cnnstudio.qt.panels.feature_maps.mosaic_panel import MosaicPanel
 from cnnstudio.qt.panels.feature_maps.panel_grid import build_panel_grid
-from cnnstudio.qt.panels.feature_maps.style import BACKGROUND, INPUT_HINT, TEXT
+from cnnstudio.qt.panels.feature_maps.style import INPUT_HINT
 from cnnstudio.qt.widgets.bgra_image_item import BgraImageItem
 from cnnstudio.qt.widgets.export import export_menu
 from cnnstudio.render.mosaic import DEFAULT_FIXED_RANGE, MosaicLayout, mosaic_levels
 from cnnstudio.qt.widgets.signals import listen
+from cnnstudio.qt.widgets import theme
 
 SCALE_CHOICES = (("per map", "map"), ("per layer", "layer"), ("fixed", "fixed"))
 
@@ -74,18 +75,26 @@ class QtFeatureMaps(QWidget):
         self._fit.setText("Fit")
         self._fit.setToolTip("Show all maps again after zooming")
         self._fit.clicked.connect(self.fit)
-        toolbar = QHBoxLayout()
-        toolbar.setContentsMargins(6, 4, 6, 0)
-        title = QLabel("<b>Feature maps</b>")
-        toolbar.addWidget(title)
-        toolbar.addStretch(1)
-        toolbar.addWidget(QLabel("Colour scale"))
-        toolbar.addWidget(self._combo)
-        toolbar.addWidget(self._fixed)
-        toolbar.addWidget(self._fit)
+        self._title = QLabel("<b>Feature maps</b>")
+        self._title.setObjectName("featureMapsTitle")
+        self._scale_controls = QWidget()
+        self._scale_controls.setObjectName("colourScaleControls")
+        controls = QHBoxLayout(self._scale_controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(QLabel("Colour scale"))
+        controls.addWidget(self._combo)
+        controls.addWidget(self._fixed)
+        controls.addWidget(self._fit)
+        self._toolbar = QGridLayout()
+        self._toolbar.setContentsMargins(6, 4, 6, 0)
+        self._toolbar.setVerticalSpacing(2)
+        self._toolbar.setColumnStretch(0, 1)
+        self._toolbar.addWidget(self._title, 0, 0)
+        self._one_row: bool | None = None
+        self._arrange_toolbar()
 
         self._graphics = pg.GraphicsLayoutWidget()
-        self._graphics.setBackground(BACKGROUND)
+        self._graphics.setBackground(theme.window())
         # NOTE: one bounding rectangle repaints the 7 changed mosaics about a third faster than pyqtgraph's
         # default MinimalViewportUpdate, which clips to a region of 7 separate rectangles (measured offscreen)
         self._graphics.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
@@ -99,18 +108,19 @@ class QtFeatureMaps(QWidget):
         self._explanation.setFont(mono)
         self._explanation.setMinimumHeight(4 * self._explanation.fontMetrics().lineSpacing() + 8)
         self._explanation.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self._explanation.setStyleSheet(f"QLabel#featureMapsExplanation {{ background: white; color: {TEXT}; "
-                                        f"border-top: 1px solid #d0d4da; padding: 4px 8px; }}")
+        self._explanation.setStyleSheet(f"QLabel#featureMapsExplanation {{ background: {theme.css(theme.panel())}; "
+                                        f"color: {theme.css(theme.panel_text())}; "
+                                        f"border-top: 1px solid {theme.css(theme.border())}; padding: 4px 8px; }}")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(toolbar)
+        layout.addLayout(self._toolbar)
         layout.addWidget(self._graphics, 1)
         layout.addWidget(self._explanation)
         self.setAutoFillBackground(True)
         palette = self.palette()
-        palette.setColor(self.backgroundRole(), QColor(BACKGROUND))
+        palette.setColor(self.backgroundRole(), theme.window())
         self.setPalette(palette)
 
         events = playground.events
@@ -302,6 +312,25 @@ class QtFeatureMaps(QWidget):
             panel.bar.set_levels(low, high, f"filter {f + 1}" if self._scale_mode == "map" else "")
 
     # ------------------------------------------------------------ hover
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange_toolbar()
+
+    def _arrange_toolbar(self) -> None:
+        """The colour-scale controls beside the title when both fit, else on a second row under it."""
+        margins = self._toolbar.contentsMargins()
+        needed = (margins.left() + self._title.sizeHint().width() + max(self._toolbar.horizontalSpacing(), 6)
+                  + self._scale_controls.sizeHint().width() + margins.right())
+        one_row = self.width() >= needed
+        if one_row == self._one_row:
+            return
+        self._one_row = one_row
+        self._toolbar.removeWidget(self._scale_controls)
+        if one_row:
+            self._toolbar.addWidget(self._scale_controls, 0, 1, Qt.AlignmentFlag.AlignRight)
+        else:  # NOTE: moved under the title rather than squeezed over it (a 1024 px wide window)
+            self._toolbar.addWidget(self._scale_controls, 1, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # NOTE: the viewport's own events, not the scene's sigMouseMoved, which pyqtgraph rate-limits and
         # which would then miss the last move (e.g. into a gap) of a quick gesture

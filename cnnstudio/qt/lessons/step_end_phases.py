@@ -66,14 +66,14 @@ class NetworkEndPhases:
         self.source.set_data(_wrap(d.inputs, width), DIVERGING_LUT, symmetric_levels(d.inputs))
         self.source.set_overlays()
         self.source.set_caption("")
-        self._middle(("", f"weights of {'class' if d.layer == len(model.dense_values) - 1 else 'unit'} {d.unit}",
-                      "products"), ("→", "×", "=", "→"))
+        last = d.layer == len(model.dense_values) - 1  # classes are named by their digit, units counted from 1
+        self._middle(("", f"weights of class {d.unit}" if last else f"weights of unit {d.unit + 1}", "products"),
+                     ("→", "×", "=", "→"))
         self.kernel.set_data(_wrap(d.weights, width), DIVERGING_LUT, symmetric_levels(d.weights))
         self.products.set_data(_wrap(d.products, width), DIVERGING_LUT, symmetric_levels(d.products))
         self.result.setText(f"sum {number_text(d.value - d.bias)}<br>+ bias {number_text(d.bias)}"
                             f"<br>= <b>{number_text(d.value)}</b>")
         outputs = model.dense_filled(d.layer)
-        last = d.layer == len(model.dense_values) - 1
         self.target.title = "logits (one per class)" if last else f"dense layer {d.layer + 1}"
         self.target.set_data(outputs, DIVERGING_LUT, symmetric_levels(model.dense_outputs[d.layer]))
         self.target.set_overlays(rects=[(0, d.unit, 0, d.unit, CURRENT, 2)])

@@ -115,7 +115,7 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
     def _build_layout(self) -> None:
         self.sections = {  # every panel that can be taller than its share scrolls (the maps zoom instead)
             "canvas": Section("Draw", self.canvas, "left button draws, right button erases", scroll=True),
-            "kernels": Section("Kernels", self.kernel_editor, "click a cell to change a weight", scroll=True),
+            "kernels": Section("Kernels", self.kernel_editor, "click a cell to change a weight"),  # it scrolls its cards
             "maps": Section("", self.feature_maps),  # the maps panel has its own title bar
             "prediction": Section("Prediction", self.prediction_bars, scroll=True),
             "settings": Section("Layer settings", self.layer_settings),  # it scrolls its groups itself
@@ -368,8 +368,12 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
 
     def _undo_stack_changed(self) -> None:
         text = self.playground.undo_stack.undo_text
-        self.undo_network_action.setEnabled(text is not None)
-        self.undo_network_action.setText(f"Undo &{text}" if text else "Undo &network change")
+        label = f"Undo &{text}" if text else "Undo &network change"
+        # NOTE: only on a change: every kernel click pushes an entry, and a new action text re-lays out the menus
+        if self.undo_network_action.text() != label:
+            self.undo_network_action.setText(label)
+        if self.undo_network_action.isEnabled() != (text is not None):
+            self.undo_network_action.setEnabled(text is not None)
 
     def _show_maps(self) -> None:
         self.feature_maps.setFocus()

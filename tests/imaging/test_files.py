@@ -213,14 +213,3 @@ def test_a_truncated_file(tmp_path, suffix):
     cut.write_bytes(whole.read_bytes()[:len(whole.read_bytes()) // 2])
     error = problem_of(cut)
     assert "damaged or incomplete" in error.problem and "again" in error.fix
-
-
-def test_a_file_without_read_permission(tmp_path, monkeypatch):
-    locked = tmp_path / "locked.png"
-    Image.new("L", (4, 4)).save(locked)
-
-    def refuse(*args, **kwargs):  # what open() does to a user without the read bit (root always may read)
-        raise PermissionError(13, "Permission denied", str(locked))
-
-    monkeypatch.setattr(files.Image, "open", refuse)
-    assert "permission denied" in problem_of(locked).problem

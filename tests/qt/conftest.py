@@ -28,3 +28,16 @@ def editor(qtbot, playground):
     editor.show()
     qtbot.waitExposed(editor)
     return editor
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window, shown, with its first update done."""
+    from cnnstudio.qt import MainWindow
+
+    main = MainWindow()
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    main.flush_updates()
+    return main

@@ -1,19 +1,7 @@
 """Lessons run in a sandbox: the learner's network comes back exactly unless they keep the lesson's change."""
 import numpy as np
-import pytest
 
 from cnnstudio.lessons.guided import LESSONS, LESSONS_BY_KEY
-from cnnstudio.qt import MainWindow
-
-
-@pytest.fixture
-def window(qtbot):
-    main = MainWindow()
-    qtbot.addWidget(main)
-    main.show()
-    qtbot.waitExposed(main)
-    main.flush_updates()
-    return main
 
 
 def predictions(window) -> list[np.ndarray]:

@@ -15,19 +15,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QSpinBox, QWidget
 from cnnstudio import app
 from cnnstudio.core.playground import Playground
 from cnnstudio.engine import Network
-from cnnstudio.qt import MainWindow
 
 PANELS = ("canvas", "kernelEditor", "featureMaps", "predictionBars", "layerSettings")
-
-
-@pytest.fixture
-def window(qtbot):
-    main = MainWindow()
-    qtbot.addWidget(main)
-    main.show()
-    qtbot.waitExposed(main)
-    main.flush_updates()
-    return main
 
 
 def pixels(widget: QWidget) -> np.ndarray:

@@ -20,7 +20,7 @@ OURS = "cnnstudio"
 QT_MODULES = ("PySide6", "pyqtgraph", "shiboken6")
 
 # floor -> the floors of ours it may import (its own always); arrows only go down
-_MODEL_FLOORS = {"engine", "base", "io", "imaging", "training", "core", "render", "lessons"}
+_MODEL_FLOORS = {"engine", "base", "io", "imaging", "training", "core", "render", "lessons", "inspection"}
 FLOORS: dict[str, set[str]] = {
     "engine": set(),
     "base": set(),
@@ -30,6 +30,7 @@ FLOORS: dict[str, set[str]] = {
     "training": {"engine", "base", "io"},
     "core": {"engine", "base", "io", "imaging", "training", "render"},
     "lessons": {"engine", "base", "io", "imaging", "training", "core", "render"},
+    "inspection": {"engine", "base", "io", "imaging", "training", "core", "render", "lessons"},
     "qt": _MODEL_FLOORS,
     "cli": _MODEL_FLOORS,
     "app": _MODEL_FLOORS | {"qt", "cli", "__main__"},  # the entry points may import anything

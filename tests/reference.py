@@ -400,6 +400,40 @@ def _network_backward(layers, params, trace, grad, absolute=False):
     return grads
 
 
+def network_input_gradient(layers, params, x, grad_logits=None, stage=None, grad_activation=None):
+    """d objective / d x (N, C, H, W) and d objective / d each crossed stage's activation maps.
+
+    The objective is sum(grad_logits * logits), or sum(grad_activation * stage ``stage``'s activation maps).
+    Returns ``(gx, {k: grad of stage k's activation maps})``.
+    """
+    trace = network_trace(layers, params, x)
+    n_conv = len(trace.stages)
+    activation_grads = {}
+    if grad_logits is not None:
+        grad = _f64(grad_logits)
+        for k in range(len(layers) - 1, n_conv - 1, -1):
+            d = k - n_conv
+            grad = activation_backward(trace.dense_pre[d], grad, layers[k].activation)
+            grad, _, _ = dense_backward(trace.dense_inputs[d], params[2 * k], grad)
+        top = n_conv - 1
+    else:
+        top = stage
+    for k in range(top, -1, -1):
+        spec, st = layers[k], trace.stages[k]
+        if grad_logits is None and k == stage:
+            grad = _f64(grad_activation)
+        else:
+            grad = grad.reshape(st.pooled.shape)
+            if spec.pool == "max":
+                grad = maxpool2d_backward(grad, st.winner, st.activation.shape)
+            elif spec.pool == "avg":
+                grad = avgpool2d_backward(grad, st.activation.shape, spec.pool_size, spec.pool_stride)
+        activation_grads[k] = grad
+        grad = activation_backward(st.conv, grad, spec.activation)
+        grad, _, _ = conv2d_backward(st.input, params[2 * k], grad, spec.stride, spec.padding)
+    return grad.reshape(np.shape(x)), activation_grads
+
+
 # ---------------------------------------------------------------- colouring maps
 
 def colorize_maps(maps, levels, lut, out_shape, pitch, columns=1) -> np.ndarray:

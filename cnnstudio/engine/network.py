@@ -15,7 +15,7 @@ from .activations import LEAKY_SLOPE, _activation_backward_flat, _activation_for
 from .conv import _conv_backward_image, _conv_forward_image, _im2col_image
 from .dense import _dense_backward, _dense_forward, _softmax, _softmax_cross_entropy
 from .optim import glorot_init, he_init
-from .pooling import POOL_CODES, _pool_image
+from .pooling import POOL_CODES, _pool_image, avgpool2d_backward, maxpool2d_backward
 from .checks import array_shape, integer_array, refuse, whole_number
 from .shapes import ConvSpec, DenseSpec, StageGeometry, resolve_stages, validate_layers
 
@@ -363,7 +363,17 @@ class Network:
         return ForwardTrace(x, stages, flat, dense, dense[-1], probabilities)
 
     # -- the batch path: training and evaluation
-    def _forward_batch(self, x):
+    def _forward_batch(self, x, dropout_rng=None):
+        """Logits (N, classes) of a batch and what the backward pass needs.
+
+        With ``dropout_rng`` (training), each dense layer with ``dropout`` > 0 zeroes that
+        fraction of its inputs at random (the survivors scaled by 1 / (1 - dropout)).
+        """
+        h, caches = self._forward_stages(x)
+        return self._forward_dense(h.reshape(x.shape[0], -1), caches, dropout_rng)
+
+    def _forward_stages(self, x):
+        """Every conv stage of a batch: the last stage's output maps and one cache per stage."""
         caches = []
         h = x
         N = x.shape[0]
@@ -380,13 +390,22 @@ class Network:
                 np.float32(LEAKY_SLOPE), pool, g.pool_size, g.pool_stride, conv, activated, pooled, winner)
             caches.append((h, conv, activated, winner))
             h = pooled
-        h = h.reshape(N, -1)
+        return h, caches
+
+    def _forward_dense(self, h, caches, dropout_rng=None):
+        """The dense layers on flattened maps h (N, D); appends (input, z, a, kept) per layer to ``caches``."""
         for k in range(len(caches), len(self.layers)):
+            kept = None  # dropout's scaled mask of the inputs, (N, D) float32, or None
+            rate = self.layers[k].dropout
+            if dropout_rng is not None and rate:
+                kept = (dropout_rng.random(h.shape, dtype=np.float32) >= rate).astype(np.float32)
+                kept *= np.float32(1.0 / (1.0 - rate))
+                h = h * kept
             z = _dense_forward(h, self.params[2 * k], self.params[2 * k + 1])
             a = np.empty_like(z)
             _activation_forward_flat(z.reshape(-1), activation_code(self.layers[k].activation),
                                      np.float32(LEAKY_SLOPE), a.reshape(-1))
-            caches.append((h, z, a))
+            caches.append((h, z, a, kept))
             h = a
         return h, caches
 
@@ -401,10 +420,11 @@ class Network:
         """Softmax probabilities (N, classes) of a batch."""
         return _softmax(self.forward(x, batch_size))
 
-    def loss_and_grads(self, x, labels):
+    def loss_and_grads(self, x, labels, dropout_rng=None):
         """Mean cross-entropy of a batch and the gradient of every parameter.
 
-        Returns ``(loss, grads, logits)``; ``grads`` matches ``params``.
+        Returns ``(loss, grads, logits)``; ``grads`` matches ``params``.  ``dropout_rng`` (a NumPy
+        ``Generator``) turns on the dense layers' dropout, as in training; without it every input is used.
         """
         x = self._as_batch(x)
         if x.shape[0] == 0:
@@ -416,23 +436,68 @@ class Network:
                              f"0..{self.num_classes - 1}, one per image; got shape {labels.shape}"
                              + (f", values {labels.min()}..{labels.max()}" if labels.size else "")
                              + ". Fix: pass the class index of each image.")
-        logits, caches = self._forward_batch(x)
+        logits, caches = self._forward_batch(x, dropout_rng)
         loss, grad = _softmax_cross_entropy(logits, labels)
         grads: list = [None] * len(self.params)
-        n_conv = len(self.conv_specs)
-        for k in range(len(self.layers) - 1, n_conv - 1, -1):
-            h, z, a = caches[k]
-            g = np.empty_like(z)
-            _activation_backward_flat(z.reshape(-1), a.reshape(-1), grad.reshape(-1),
-                                      activation_code(self.layers[k].activation), np.float32(LEAKY_SLOPE),
-                                      g.reshape(-1))
-            grad, grads[2 * k], grads[2 * k + 1] = _dense_backward(h, self.params[2 * k], g)
-        for k in range(n_conv - 1, -1, -1):
-            g, (act, pool) = self._geometry[k], self._stage_codes[k]
-            h, conv, activated, winner = caches[k]
-            grad_pooled = np.ascontiguousarray(grad.reshape((x.shape[0],) + self.reports[k].output_shape))
-            grad, grads[2 * k], grads[2 * k + 1] = _stage_backward_parallel(
-                h, self.params[2 * k], g.stride, g.pad_top, g.pad_left, act, np.float32(LEAKY_SLOPE), pool,
-                g.pool_size, g.pool_stride, conv, activated, winner, grad_pooled, k > 0)
+        self._backward(caches, grad, len(self.layers) - 1, grads, need_input=False)
         return float(loss), grads, logits
 
+    def _backward(self, caches, grad, top: int, grads=None, need_input=False, maps=None):
+        """Back-propagate ``grad`` (the gradient of layer ``top``'s output) down to the input.
+
+        Fills ``grads`` (a list like ``params``) with the weight gradients of layers 0..top when given;
+        ``maps`` (a dict) receives ``("output", k)`` and ``("activation", k)`` -> the gradient of conv
+        stage k's output (pooled) maps and of its activation maps, (N, F, h, w) each.
+        Returns the gradient of the input (N, C, H, W) when ``need_input``, else None.
+        """
+        n_conv = len(self._conv_specs)
+        for k in range(top, n_conv - 1, -1):
+            h, z, a, kept = caches[k]
+            g = np.empty_like(z)
+            _activation_backward_flat(z.reshape(-1), a.reshape(-1), np.ascontiguousarray(grad).reshape(-1),
+                                      activation_code(self.layers[k].activation), np.float32(LEAKY_SLOPE),
+                                      g.reshape(-1))
+            grad, gw, gb = _dense_backward(h, self.params[2 * k], g)
+            if kept is not None:
+                grad = grad * kept
+            if grads is not None:
+                grads[2 * k], grads[2 * k + 1] = gw, gb
+        N = caches[0][0].shape[0] if caches else 0
+        for k in range(min(top, n_conv - 1), -1, -1):
+            pool, winner = self._stage_codes[k][1], caches[k][3]
+            grad = np.ascontiguousarray(grad, dtype=np.float32).reshape((N,) + self.reports[k].output_shape)
+            if maps is not None:
+                maps["output", k] = grad
+                maps["activation", k] = self._unpool(k, grad, winner) if pool else grad
+            grad, gw, gb = self._stage_backward(k, caches[k], grad, True, k > 0 or need_input, weights=True)
+            if grads is not None:
+                grads[2 * k], grads[2 * k + 1] = gw, gb
+        if not need_input:
+            return None
+        return grad.reshape((grad.shape[0],) + self.input_shape) if n_conv == 0 else grad
+
+    def _stage_backward(self, k: int, cache, grad, pool: bool, need_input: bool, weights: bool = False):
+        """Backward through conv stage k from the gradient of its output maps (``pool``) or of its
+        activation maps (``not pool``: the stage's pooling is skipped).
+
+        Returns (grad of the stage's input, weight grad, bias grad) when ``weights``, else the input's grad.
+        """
+        g, (act, pool_code) = self._geometry[k], self._stage_codes[k]
+        below, conv, activated, winner = cache
+        gx, gw, gb = _stage_backward_parallel(
+            below, self.params[2 * k], g.stride, g.pad_top, g.pad_left, act, np.float32(LEAKY_SLOPE),
+            pool_code if pool else 0, g.pool_size, g.pool_stride, conv, activated, winner, grad, need_input)
+        return (gx, gw, gb) if weights else gx
+
+    def _unpool(self, k: int, grad_pooled, winner):
+        """The gradient of stage k's activation maps from that of its pooled maps."""
+        g = self._geometry[k]
+        shape = (grad_pooled.shape[0], g.filters, g.height, g.width)
+        if self._stage_codes[k][1] == POOL_CODES["max"]:
+            return maxpool2d_backward(grad_pooled, winner, shape)
+        return avgpool2d_backward(grad_pooled, shape, g.pool_size, g.pool_stride)
+
+    def input_gradients(self, x, grad_logits=None, *, stage=None, grad_activation=None):
+        """Gradients of a chosen objective with respect to the input: see :func:`engine.gradients.input_gradients`."""
+        from .gradients import input_gradients
+        return input_gradients(self, x, grad_logits, stage=stage, grad_activation=grad_activation)

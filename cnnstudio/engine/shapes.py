@@ -35,10 +35,16 @@ class ConvSpec:
 
 @dataclass(frozen=True)
 class DenseSpec:
-    """A fully connected layer; the last one of a network feeds the softmax."""
+    """A fully connected layer; the last one of a network feeds the softmax.
+
+    ``dropout`` is the fraction of this layer's inputs zeroed at random in each training step
+    (scaled by 1 / (1 - dropout) so their expected sum is unchanged); evaluation and the live
+    view use every input.
+    """
 
     units: int = 10
     activation: str = "none"
+    dropout: float = 0.0
     kind: str = field(default="dense", init=False)
 
 
@@ -57,7 +63,10 @@ def spec_to_dict(spec: ConvSpec | DenseSpec) -> dict:
                 "stride": spec.stride, "padding": spec.padding,
                 "activation": spec.activation, "pool": spec.pool,
                 "pool_size": spec.pool_size, "pool_stride": spec.pool_stride}
-    return {"kind": "dense", "units": spec.units, "activation": spec.activation}
+    data = {"kind": "dense", "units": spec.units, "activation": spec.activation}
+    if spec.dropout:  # files of networks without dropout stay as they were
+        data["dropout"] = spec.dropout
+    return data
 
 
 def spec_from_dict(data: dict) -> ConvSpec | DenseSpec:
@@ -304,6 +313,10 @@ def validate_layers(input_shape: tuple[int, int, int], layers) -> list[LayerRepo
             if spec.activation not in ACTIVATIONS:
                 raise ValueError(f"{where}: unknown activation {spec.activation!r}. "
                                  f"Fix: choose one of {', '.join(ACTIVATIONS)}.")
+            dropout = spec.dropout
+            if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 0.9:
+                raise ValueError(f"{where}: dropout = {dropout!r} is not a fraction from 0 to 0.9. "
+                                 f"Fix: choose a dropout from 0 (off) to 0.9.")
             out, warnings = (spec.units,), []
         else:
             raise ValueError(f"layer {index + 1}: {spec!r} is not a ConvSpec or DenseSpec. "

@@ -34,6 +34,7 @@ from cnnstudio.core.canvas import CanvasModel
 from cnnstudio.core.document import Document
 from cnnstudio.core.playground import Playground
 from cnnstudio.engine import set_engine_threads
+from cnnstudio.qt.inspection import InspectContext, InspectDock
 from cnnstudio.qt.lessons.dock import ExplainDock
 from cnnstudio.qt.panels.canvas_view import QtCanvas
 from cnnstudio.qt.panels.feature_maps import FIELD_COLOR, QtFeatureMaps
@@ -174,8 +175,11 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.explain_dock = ExplainDock(self.playground, self.canvas_model, self)
         self.explain_panel = self.explain_dock.panel
         self.run_lesson = self.explain_dock.run_lesson
-        self.docks = (self.training, self.explain_dock)
-        for dock, key in zip(self.docks, ("training", "explain")):
+        self.inspect_dock = InspectDock(InspectContext(
+            self.playground, self.canvas_model, self.training_controller, self.training.panel.datasets,
+            lambda text, ms=8000: self.statusBar().showMessage(text, ms)), self)
+        self.docks = (self.training, self.explain_dock, self.inspect_dock)
+        for dock, key in zip(self.docks, ("training", "explain", "inspect")):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
             dock.hide()
             dock.message.connect(self.statusBar().showMessage)
@@ -223,6 +227,7 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
 
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.training.toggle_action)
+        view_menu.addAction(self.inspect_dock.toggle_action)
         titles = {"canvas": "Canvas", "kernels": "Kernel editor", "maps": "Feature maps",
                   "prediction": "Prediction", "settings": "Layer settings"}
         self.view_actions = {}
@@ -381,6 +386,7 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.explain_dock.stop_training()  # a lesson's training thread must not outlive the window
+        self.inspect_dock.stop()
         save_window_state(self, self.settings)
         scratch = getattr(self.settings, "scratch_folder", None)
         if scratch:  # a window outside the app: its settings were only for this run

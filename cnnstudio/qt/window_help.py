@@ -40,6 +40,9 @@ PANEL_HELP = {
     "explain": ("Explain", "A step-through of one layer (the window sliding, products, sum and bias, ReLU, "
                 "pooling, flatten, dense, softmax), X or O, ANN vs CNN, receptive fields, occlusion and the "
                 "guided lessons of the Lessons menu. Ctrl+E."),
+    "inspect": ("Inspect", "What the network learned, on your drawing: which pixels decide the answer "
+                "(saliency, SmoothGrad, integrated gradients, Grad-CAM, occlusion), what each filter wants, "
+                "a replay of training, adversarial nudges and the digit space. View > Inspect panel, Ctrl+I."),
 }
 
 

@@ -169,6 +169,9 @@ class Trainer:
         """Run the training, one minibatch step per ``next()``; yields a ``Progress`` after each."""
         settings, network = self.settings, self.network
         rng = np.random.default_rng(settings.seed)
+        # dropout draws from its own stream, so a network without dropout trains exactly as before
+        dropout_rng = np.random.default_rng([settings.seed, 1]) if any(
+            getattr(spec, "dropout", 0) for spec in network.layers) else None
         n = len(self.train)
         chance_loss = math.log(network.num_classes)
         checkpoint, checkpoint_step = network.get_state(), 0
@@ -188,7 +191,7 @@ class Trainer:
                 if settings.shift_augment:
                     shifts = rng.integers(-settings.shift_augment, settings.shift_augment + 1, (len(rows), 2))
                     images = shift_each(images, shifts)
-                batch_loss, grads, logits = network.loss_and_grads(images, labels)
+                batch_loss, grads, logits = network.loss_and_grads(images, labels, dropout_rng)
                 step += 1
                 samples += len(rows)
                 sane = math.isfinite(batch_loss) and batch_loss <= EXPLODED_LOSS_FACTOR * chance_loss

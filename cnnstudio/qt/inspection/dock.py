@@ -1,0 +1,100 @@
+"""The Inspect dock: views of what the network learned, in tabs, beside Explain.
+
+Every view is built from one :class:`InspectContext` (the window's models and a way to reach
+the current data set) and works on the current drawing and network.  A view computes only
+while it is shown (``isVisible()``); when it is shown again it catches up.  Work longer than a
+frame runs off the GUI thread, or is marked "press to compute" with the reason.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QTabWidget
+
+DOCK_HEIGHT = 480
+
+# (tab title, module in qt/inspection, view class, objectName of the view)
+TABS = (
+    ("Attribution", "attribution_view", "AttributionView", "inspectAttribution"),
+    ("What filters want", "filters_view", "FiltersView", "inspectFilters"),
+    ("Replay", "replay_view", "ReplayView", "inspectReplay"),
+    ("Adversarial", "adversarial_view", "AdversarialView", "inspectAdversarial"),
+    ("Digit space", "space_view", "DigitSpaceView", "inspectSpace"),
+)
+
+
+@dataclass
+class InspectContext:
+    """What the Inspect views work on.
+
+    playground         : the live network, input and maps (``core.playground.Playground``)
+    canvas_model       : the drawing (``core.canvas.CanvasModel``); a view that changes the drawing
+                         (adversarial "apply", a digit clicked in the digit space) goes through it (undoable)
+    training_controller: ``qt.training.worker.TrainingController``: its ``session`` (state, history) and
+                         signals (``progress``, ``state_changed``, ``finished``) say when training moves
+    data_source        : ``() -> (train Digits, test Digits)`` of the data chosen in the Training dock;
+                         raises ``ValueError`` (with the reason) when there is none
+    message            : ``(text, milliseconds) -> None``: a line for the status bar
+    """
+
+    playground: object
+    canvas_model: object
+    training_controller: object
+    data_source: Callable
+    message: Callable
+
+
+class InspectDock(QDockWidget):
+    """The Inspect views as tabs in a dock (objectName ``inspectDock``); ``toggle_action`` (Ctrl+I) shows it."""
+
+    message = Signal(str, int)
+
+    def __init__(self, context: InspectContext, parent=None):
+        super().__init__("Inspect", parent)
+        self.setObjectName("inspectDock")
+        self.context = context
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("inspectTabs")
+        self.views: dict[str, object] = {}
+        for title, module, name, object_name in TABS:
+            view = self._make_view(module, name, context)
+            view.setObjectName(object_name)
+            self.views[module] = view
+            self.tabs.addTab(view, title)
+        self.setWidget(self.tabs)
+        self.toggle_action = self.toggleViewAction()
+        self.toggle_action.setText("&Inspect panel")
+        self.toggle_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.visibilityChanged.connect(self._grow_when_shown)
+
+    @staticmethod
+    def _make_view(module: str, name: str, context: InspectContext):
+        try:
+            view_class = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        except (ImportError, AttributeError):  # a view not built yet: say so in its tab
+            label = QLabel(f"{name} is not available in this build.")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            return label
+        return view_class(context)
+
+    def show_tab(self, module: str) -> None:
+        """Show the dock with the view of ``module`` (e.g. ``"attribution_view"``) in front."""
+        self.show()
+        self.raise_()
+        self.tabs.setCurrentWidget(self.views[module])
+
+    def stop(self) -> None:
+        """Stop every view's background work (the window calls this as it closes)."""
+        for view in self.views.values():
+            stop = getattr(view, "stop", None)
+            if stop is not None:
+                stop()
+
+    def _grow_when_shown(self, visible: bool) -> None:
+        window = self.parent()
+        if visible and self.height() < DOCK_HEIGHT // 2 and window is not None and hasattr(window, "resizeDocks"):
+            window.resizeDocks([self], [DOCK_HEIGHT], Qt.Orientation.Vertical)

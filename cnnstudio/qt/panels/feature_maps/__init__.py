@@ -11,6 +11,10 @@ the pooled mosaic is drawn scaled by the pool stride, with its gaps chosen so
 that map f starts at the same height in all three, so each pooled cell sits over
 its pool window.  The views are linked (zoom and pan together).
 
+Many stages or filters scroll rather than squeeze: the graphics keep a least size (every map
+about 18+ pixels tall, every column title whole) inside a scroll area, and a stage of more than
+16 maps lays them out in several columns.
+
 Hover: the scene position becomes (stage, kind, filter, row, col); the receptive
 field is outlined on this and every earlier map, ``hovered(MapHover)`` is emitted
 and the arithmetic is shown under the maps.

@@ -133,6 +133,12 @@ class Caption(pg.GraphicsWidget):
     def text(self) -> str:
         return f"{self._strong} {self._muted}".strip()
 
+    def natural_width(self) -> float:
+        """The width that shows the whole title without eliding (stacked: its wider line)."""
+        strong = QFontMetricsF(self._strong_font).horizontalAdvance(self._strong)
+        muted = QFontMetricsF(self._font).horizontalAdvance(self._muted) if self._muted else 0.0
+        return (max(strong, muted) if self._stacked else strong + muted) + 8
+
     def _draw(self, painter, rect, baseline, parts) -> None:
         """Draw (text, font, color) parts centred on one line, eliding the last part that does not fit."""
         widths = [QFontMetricsF(font).horizontalAdvance(text) for text, font, _ in parts]

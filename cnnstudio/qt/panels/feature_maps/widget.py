@@ -12,8 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QPainterPath
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsView, QGridLayout, QHBoxLayout, QLabel, QMenu,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGraphicsView, QGridLayout, QHBoxLayout, QLabel,
+                               QMenu, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from cnnstudio.core.receptive_field import (MapTarget, Rect, describe_input_pixel, explain, fed_by_input,
                                              receptive_field)
@@ -99,6 +99,13 @@ class QtFeatureMaps(QWidget):
         # default MinimalViewportUpdate, which clips to a region of 7 separate rectangles (measured offscreen)
         self._graphics.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self._graphics.viewport().installEventFilter(self)
+        # NOTE: many stages or filters scroll (the graphics keep a least size, see build_panel_grid) rather than
+        # shrink every map to a few pixels and elide every title
+        self._scroll = QScrollArea()
+        self._scroll.setObjectName("featureMapsScroll")
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._scroll.setWidget(self._graphics)
 
         self._explanation = QLabel(INPUT_HINT)
         self._explanation.setObjectName("featureMapsExplanation")
@@ -116,7 +123,7 @@ class QtFeatureMaps(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(self._toolbar)
-        layout.addWidget(self._graphics, 1)
+        layout.addWidget(self._scroll, 1)
         layout.addWidget(self._explanation)
         self.setAutoFillBackground(True)
         palette = self.palette()
@@ -183,6 +190,14 @@ class QtFeatureMaps(QWidget):
         top, left = panel.layout.to_mosaic(filter, row, col)
         return panel.image.mapToScene(QPointF(left + 0.5, top + 0.5))
 
+    def reveal_cell(self, stage: int, kind: str, filter: int, row: int, col: int) -> QPointF:
+        """Scroll map cell (stage, kind, filter, row, col) into view; its position in the graphics viewport."""
+        viewport = self._graphics.viewport()
+        point = self._graphics.mapFromScene(self.map_cell_scene_pos(stage, kind, filter, row, col))
+        inside = viewport.mapTo(self._graphics, point)
+        self._scroll.ensureVisible(inside.x(), inside.y(), 60, 60)
+        return QPointF(point)
+
     def map_at(self, scene_pos) -> tuple[int, str, int] | None:
         """(stage, kind, filter) of the map under a scene position (the input is stage -1, its channels
         are filters), or None in a gap or outside every map."""
@@ -219,6 +234,10 @@ class QtFeatureMaps(QWidget):
 
     def graphics_view(self) -> pg.GraphicsLayoutWidget:
         return self._graphics
+
+    def scroll_area(self) -> QScrollArea:
+        """The scroll area around the maps: it scrolls when the maps need more room than the panel has."""
+        return self._scroll
 
     def fit(self) -> None:
         """Zoom every layer back to show all its maps."""
@@ -264,6 +283,7 @@ class QtFeatureMaps(QWidget):
         self._panels, self._layer_views, self._shapes = built.panels, built.layer_views, built.shapes
         # set (and so sized to the view) only once filled: a layout resized while being filled can shrink
         # to the height of its first, fixed-height rows and stay there
+        self._graphics.setMinimumSize(*built.minimum_size)
         self._graphics.setCentralItem(built.graphics)
         self.fit()
         if was_pointing:  # the linked highlights (canvas, kernel) pointed into the old maps

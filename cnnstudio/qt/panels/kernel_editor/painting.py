@@ -110,9 +110,9 @@ def paint_card(painter, layout: GridLayout, f: int, card: QRect, selected: bool,
     painter.setPen(ACCENT if selected else palette.color(QPalette.Text))
     header = QRect(card.x() + layout.pad + 2, card.y() + layout.pad - 1, card.width() - 2 * layout.pad - 2,
                    layout.header)
-    title = f"filter {f + 1}"
-    if fonts.advance(font, title) > header.width():
-        title = f"{f + 1}"
+    # NOTE: one form for every card, chosen by the widest number: "filter 9" beside a bare "10" reads as two things
+    widest = fonts.advance(fonts.header_bold, f"filter {layout.filters}")
+    title = f"filter {f + 1}" if widest <= header.width() else f"#{f + 1}"
     painter.drawText(header, Qt.AlignLeft | Qt.AlignVCenter, title)
 
 

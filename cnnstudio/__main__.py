@@ -1,13 +1,13 @@
 """Entry point: ``python -m cnnstudio`` and the ``cnnstudio`` console script.
 
-``cnnstudio [--screenshot PATH]`` starts the app; ``cnnstudio train ...`` and
-``cnnstudio predict ...`` run headless (no window).
+``cnnstudio [--model FILE] [--screenshot PATH]`` starts the app; ``cnnstudio train ...``,
+``cnnstudio predict ...`` and ``cnnstudio export ...`` run headless (no window).
 """
 from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = ("train", "predict")
+HEADLESS_COMMANDS = ("train", "predict", "export")
 
 
 def main(argv=None) -> int:

@@ -1,15 +1,19 @@
-"""Headless commands: ``python -m cnnstudio train ...`` and ``python -m cnnstudio predict ...``.
+"""Headless commands: ``python -m cnnstudio train ...``, ``predict ...`` and ``export ...``.
 
-    python -m cnnstudio train [--data mnist|idx|mine|mix] [--idx-images F --idx-labels F]
+    python -m cnnstudio train [--data mnist|mnist-full|fashion|idx|mine|mix]
+                              [--idx-images F --idx-labels F [--class-names F]]
                               [--epochs N] [--batch-size B] [--lr X] [--optimizer adam|sgd]
                               [--shift N] [--seed S] [--limit N] [--out FILE]
     python -m cnnstudio predict [--model FILE] [--json] [--no-framing] IMAGE...
+    python -m cnnstudio export --onnx FILE [--model FILE]
 
 ``train`` trains the default network with a progress bar on stderr and saves a
 ``.cnnmodel`` file; ``predict`` prints the class and the ten probabilities of each
-image, prepared as the drawing canvas prepares a loaded picture (grayscale, dark
+image (by name when the model has class names, e.g. Fashion-MNIST's), prepared as
+the drawing canvas prepares a loaded picture (grayscale, dark
 ink on light paper inverted to MNIST's light on dark, fitted to 28x28, MNIST
-framing unless ``--no-framing``).
+framing unless ``--no-framing``).  ``export`` writes the shipped model (or ``--model``)
+as an ONNX file.  ``--model`` takes a ``.cnnmodel`` or an ``.onnx`` file (io/onnx_import.py).
 
 Every error ends the command with a one-line message on stderr and a non-zero
 exit code, never a traceback (see ``EXIT_CODES``).  Ctrl+C stops ``train`` between two
@@ -100,11 +104,16 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Train the default network (8 and 16 3x3 filters) and save it.\n"
                                             "Ctrl+C stops it between two steps and saves nothing.",
                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    train.add_argument("--data", choices=("mnist", "idx", "mine", "mix"), default="mnist",
-                       help="mnist: the shipped 5,000 digits; idx: --idx-images/--idx-labels (1/6 held out "
-                            "for testing); mine: your drawings; mix: MNIST + your drawings (default: mnist)")
+    train.add_argument("--data", choices=("mnist", "mnist-full", "fashion", "idx", "mine", "mix"), default="mnist",
+                       help="mnist: the shipped 5,000 digits; mnist-full: all 70,000 (60,000 to train); fashion: "
+                            "Fashion-MNIST (apt-get install dataset-fashion-mnist); idx: --idx-images/--idx-labels "
+                            "(1/6 held out for testing); mine: your drawings; mix: MNIST + your drawings "
+                            "(default: mnist)")
     train.add_argument("--idx-images", type=Path, metavar="FILE", help="IDX images file (raw or .gz)")
     train.add_argument("--idx-labels", type=Path, metavar="FILE", help="IDX labels file (raw or .gz)")
+    train.add_argument("--class-names", type=Path, metavar="FILE",
+                       help="--data idx: the class names, one per line (default: a classes.txt or *.names file "
+                            "beside --idx-images, else 0..9)")
     train.add_argument("--epochs", type=int, default=5, help="passes over the training digits (default: 5)")
     train.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
     train.add_argument("--lr", type=float, default=None,
@@ -130,20 +139,29 @@ def _parser() -> argparse.ArgumentParser:
                     f"{EXIT_ERROR}).")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="PNG, JPEG, BMP, ... files")
     predict.add_argument("--model", type=Path, default=None,
-                         help="a .cnnmodel file (default: the pretrained model shipped with CNN Studio)")
+                         help="a .cnnmodel or .onnx file (default: the pretrained model shipped with CNN Studio)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("--no-framing", dest="framing", action="store_false",
                          help="do not frame the digit as MNIST did (box fitted to 20x20, centred by mass)")
+
+    export = commands.add_parser("export", help="write a model as an ONNX file", epilog=EXIT_CODES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 description="Write a model (its layers, weights and class names) as an ONNX file "
+                                             "that onnxruntime,\nPyTorch or Netron can read. Needs the onnx "
+                                             "package: pip install 'cnnstudio[onnx]'.")
+    export.add_argument("--onnx", type=Path, required=True, metavar="FILE", help="the .onnx file to write")
+    export.add_argument("--model", type=Path, default=None,
+                        help="a .cnnmodel or .onnx file (default: the pretrained model shipped with CNN Studio)")
     return parser
 
 
 def main(argv=None) -> int:
-    """Run ``train`` or ``predict`` (``argv`` starts with the command); returns the exit code."""
+    """Run ``train``, ``predict`` or ``export`` (``argv`` starts with the command); returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         with CtrlC() as ctrl_c:
             args = _parser().parse_args(argv)
-            return _train(args, ctrl_c) if args.command == "train" else _predict(args, ctrl_c)
+            return {"train": _train, "predict": _predict, "export": _export}[args.command](args, ctrl_c)
     except CommandError as err:
         print(f"{'' if err.code == EXIT_INTERRUPTED else 'error: '}{err}", file=sys.stderr)
         return err.code
@@ -159,10 +177,11 @@ def main(argv=None) -> int:
 def _train(args, ctrl_c: CtrlC) -> int:
     from cnnstudio.engine import Network, default_layers
     from cnnstudio.io.atomic import SaveError
-    from cnnstudio.io.datasets import DatasetError, load_idx_pair
+    from cnnstudio.io.datasets import DatasetError
     from cnnstudio.io.model_file import save_model
     from cnnstudio.io.my_digits import MyDigits
     from cnnstudio.training import Trainer, TrainingSettings, make_dataset
+    from cnnstudio.training.data import load_idx_set
 
     lr = args.lr if args.lr is not None else (2e-3 if args.optimizer == "adam" else 0.05)
     settings = TrainingSettings(optimizer=args.optimizer, learning_rate=lr, momentum=args.momentum,
@@ -178,10 +197,13 @@ def _train(args, ctrl_c: CtrlC) -> int:
         raise CommandError("give both --idx-images and --idx-labels", EXIT_USAGE)
     if args.data == "idx" and args.idx_images is None:
         raise CommandError("--data idx needs --idx-images FILE and --idx-labels FILE", EXIT_USAGE)
+    if args.class_names is not None and args.data != "idx":
+        raise CommandError("--class-names goes with --data idx (the other data sets name their classes)", EXIT_USAGE)
 
     _check_writable(args.out)  # before training, not after
     try:
-        idx = load_idx_pair(args.idx_images, args.idx_labels) if args.data == "idx" else None
+        idx, names_note = (load_idx_set(args.idx_images, args.idx_labels, args.class_names) if args.data == "idx"
+                           else (None, ""))
         my_digits = None
         if args.data in ("mine", "mix"):
             my_digits = MyDigits()
@@ -191,8 +213,10 @@ def _train(args, ctrl_c: CtrlC) -> int:
         raise CommandError(str(err)) from None
     if args.limit is not None and args.limit < len(train):
         rows = np.sort(np.random.default_rng(args.seed).permutation(len(train))[:args.limit])
-        train = type(train)(train.images[rows], train.labels[rows], f"{train.name}, {args.limit} of them")
+        train = type(train)(train.images[rows], train.labels[rows], f"{train.name}, {args.limit} of them",
+                            train.class_names)
 
+    noun = "digits" if train.class_names == tuple(map(str, range(10))) else "images"  # Fashion-MNIST: images
     unchanged = f"{args.out} is unchanged" if args.out.exists() else f"{args.out} was not written"
     ctrl_c.note = f"nothing saved, {unchanged}"
     if ctrl_c.pressed:
@@ -200,7 +224,9 @@ def _train(args, ctrl_c: CtrlC) -> int:
     network = Network(default_layers(), (1, 28, 28), seed=args.seed)
     trainer = Trainer(network, train, test, settings)
     if not args.quiet:
-        print(f"training on {len(train):,} digits ({train.name}), testing on {len(test):,}: {settings.optimizer}, "
+        if names_note:
+            print(names_note, file=sys.stderr)
+        print(f"training on {len(train):,} {noun} ({train.name}), testing on {len(test):,}: {settings.optimizer}, "
               f"learning rate {settings.learning_rate:g}, batch {settings.batch_size}, {settings.epochs} epoch{'' if settings.epochs == 1 else 's'}, "
               f"shifts up to {settings.shift_augment} px", file=sys.stderr)
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
@@ -221,7 +247,7 @@ def _train(args, ctrl_c: CtrlC) -> int:
     ctrl_c.note = f"{args.out} is either as it was or completely saved"  # the save is atomic
     try:
         path = save_model(args.out, network, settings=settings.to_dict(), history=trainer.history,
-                          test_accuracy=last.test_accuracy)
+                          test_accuracy=last.test_accuracy, class_names=train.class_names)
     except SaveError as err:  # already one line: the path, what is wrong, the fix
         raise CommandError(str(err)) from None
     except OSError as err:
@@ -230,7 +256,7 @@ def _train(args, ctrl_c: CtrlC) -> int:
     except ValueError as err:
         raise CommandError(f"cannot save {args.out}: {err}") from None
     accuracy = "n/a (no test digits)" if last.test_accuracy is None else f"{last.test_accuracy:.2%}"
-    print(f"test accuracy {accuracy} on {len(test):,} digits after {time.perf_counter() - start:.1f} s; "
+    print(f"test accuracy {accuracy} on {len(test):,} {noun} after {time.perf_counter() - start:.1f} s; "
           f"saved {path}")
     if ctrl_c.pressed:
         raise CommandError(f"interrupted while saving: {path} was saved all the same.", EXIT_INTERRUPTED)
@@ -316,16 +342,60 @@ class ProgressBar:
             self.stream.flush()
 
 
+# ---------------------------------------------------------------- models: .cnnmodel or .onnx
+
+def load_network_file(path: Path):
+    """(network, class names) of a ``.cnnmodel`` or an ``.onnx`` file; ``CommandError`` (one line) for a bad one."""
+    from cnnstudio.io.class_names import digit_names
+
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from cnnstudio.io.onnx_import import import_onnx
+
+        try:
+            network, names = import_onnx(path)
+        except ValueError as err:  # OnnxFileError: what is wrong and the fix (also: no onnx package)
+            raise CommandError(str(err)) from None
+        return network, tuple(names) if names else digit_names(network.num_classes)
+    from cnnstudio.io.model_file import ModelFileError, load_model
+
+    try:
+        loaded = load_model(path)
+    except ModelFileError as err:
+        raise CommandError(str(err)) from None
+    return loaded.network, loaded.class_names
+
+
+def _export(args, ctrl_c: CtrlC) -> int:
+    from cnnstudio.io.atomic import SaveError
+    from cnnstudio.io.model_file import DEFAULT_MODEL_PATH
+    from cnnstudio.io.onnx_export import export_onnx
+
+    model_path = args.model if args.model is not None else DEFAULT_MODEL_PATH
+    network, names = load_network_file(model_path)
+    ctrl_c.note = f"{args.onnx} is either as it was or completely saved"  # the save is atomic
+    try:
+        path = export_onnx(network, args.onnx, class_names=names)
+    except SaveError as err:  # already one line: the path, what is wrong, the fix
+        raise CommandError(str(err)) from None
+    except OSError as err:
+        raise CommandError(f"cannot write {args.onnx} ({err.strerror or err}). Fix: choose a folder you may "
+                           f"write to with --onnx.") from None
+    except ValueError as err:  # no onnx package: the message says what to install
+        raise CommandError(str(err)) from None
+    layers = f"{len(network.conv_specs)} conv and {len(network.dense_specs)} dense layers"
+    print(f"exported {model_path.name} ({layers}, {network.num_classes} classes) to {path}")
+    return 0
+
+
 # ---------------------------------------------------------------- predict
 
 def _predict(args, ctrl_c: CtrlC) -> int:
-    from cnnstudio.io.model_file import DEFAULT_MODEL_PATH, ModelFileError, load_model
+    from cnnstudio.io.model_file import DEFAULT_MODEL_PATH
 
     model_path = args.model if args.model is not None else DEFAULT_MODEL_PATH
-    try:
-        network = load_model(model_path).network
-    except ModelFileError as err:
-        raise CommandError(str(err)) from None
+    network, names = load_network_file(model_path)  # "0".."9" for a model saved without names
+    named = names != tuple(str(k) for k in range(len(names)))
     if network.input_shape != (1, 28, 28):
         raise CommandError(f"{model_path.name} takes {'x'.join(map(str, network.input_shape))} inputs; predict "
                            f"handles 1x28x28 digit models only. Fix: choose a digit model.")
@@ -342,11 +412,13 @@ def _predict(args, ctrl_c: CtrlC) -> int:
             continue
         label = int(np.argmax(probabilities))
         if args.json:
-            print(json.dumps({"file": str(path), "class": label,
+            print(json.dumps({"file": str(path), "class": label, "name": names[label],
                               "probabilities": [round(float(p), 6) for p in probabilities]}))
         else:
             shown = " ".join(f"{k}:{p:.3f}" for k, p in enumerate(probabilities))
-            print(f"{path}: {label} ({probabilities[label]:.1%})  {shown}")
+            answer = f"{names[label]} (class {label}, {probabilities[label]:.1%})" if named else \
+                f"{label} ({probabilities[label]:.1%})"
+            print(f"{path}: {answer}  {shown}")
         sys.stdout.flush()
     return EXIT_ERROR if EXIT_ERROR in failed else EXIT_BLANK if failed else 0
 

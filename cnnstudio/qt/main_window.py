@@ -207,6 +207,10 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.load_model_action.triggered.connect(lambda checked=False: self.open_model())
         for action in (self.training.open_idx_action, self.training.save_model_action, self.load_model_action):
             file_menu.addAction(action)
+        from cnnstudio.qt.window_onnx import WindowOnnx  # File > Export / Import ONNX (qt/window_onnx.py)
+        self.onnx_files = WindowOnnx(self)
+        file_menu.addAction(self.onnx_files.export_action)
+        file_menu.addAction(self.onnx_files.import_action)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

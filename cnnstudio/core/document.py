@@ -1,4 +1,5 @@
-"""The learner's work as one document: the network and its weights, the locks, the curves; load, save, reset.
+"""The learner's work as one document: the network and its weights and class names, the locks, the curves;
+load, save, reset.
 
 Qt-free.  A ``Document`` ties the live ``Playground`` (core/playground.py) to the
 ``TrainingSession`` (training/session.py) that holds the locked kernels and the training
@@ -18,6 +19,7 @@ import numpy as np
 
 from cnnstudio.base.events import EventGroup
 from cnnstudio.engine import Network
+from cnnstudio.io.class_names import check_class_names
 from cnnstudio.io.model_file import LoadedModel, ModelFileError, load_model, save_model
 from cnnstudio.training import TrainingHistory, TrainingSession, TrainingSettings
 
@@ -44,7 +46,8 @@ class Document:
         Raises ``ValueError`` (weights that cannot be saved) or ``OSError``; the old file stays whole.
         """
         return save_model(path, self.playground.network, self.session.locked,
-                          None if settings is None else settings.to_dict(), self.session.history.as_dict())
+                          None if settings is None else settings.to_dict(), self.session.history.as_dict(),
+                          class_names=self.playground.class_names, replay=self.session.replay.to_data())
 
     def read(self, path) -> LoadedModel:
         """Read and check a model file without changing anything; its settings as ``TrainingSettings``.
@@ -75,10 +78,33 @@ class Document:
         self.session.stop()
         self.playground.remember_network("model load", then=self._restorer())
         self.playground.set_network(loaded.network, undo_text=None)
+        self.playground.set_class_names(loaded.class_names)  # checked on load: "0".."9" for older files
         self.session.set_lock_set(loaded.locked)
         self.session.set_history(history)
+        self.session.replay.load(loaded.replay, [p.shape for p in loaded.network.params], loaded.replay_problem)
         self.events.loaded.emit(loaded)
         return loaded
+
+    def import_network(self, network: Network, class_names=None, source_name: str = "the imported model") -> None:
+        """Replace the network with one made elsewhere (an ONNX file, io/onnx_import.py): no locks, no curves.
+
+        One undo step, like a load.  ``ModelFileError`` (reason and fix, naming ``source_name``)
+        for a network the playground cannot show or class names that do not fit; nothing changes then.
+        """
+        self._check_fits(source_name, network)
+        if class_names is not None:
+            try:
+                class_names = check_class_names(list(class_names), network.num_classes)
+            except ValueError as err:
+                raise ModelFileError(f"{source_name}: the class names {err}. Fix: export the model again with "
+                                     f"one short name per class, or none.") from None
+        self.session.stop()
+        self.playground.remember_network("ONNX import", then=self._restorer())
+        self.playground.set_network(network, undo_text=None)
+        self.playground.set_class_names(class_names)
+        self.session.set_lock_set(frozenset())
+        self.session.set_history(TrainingHistory())
+        self.session.replay.clear()
 
     def _check_fits(self, name: str, network: Network) -> None:
         """``ModelFileError`` (reason and fix) unless the playground can show and train ``network``."""
@@ -106,14 +132,19 @@ class Document:
         self.playground.remember_weights("weight reset", then=self._restorer(locks=False))
         self.playground.set_weights(fresh.get_state())
         self.session.set_history(TrainingHistory())
+        self.session.replay.clear()
 
     def _restorer(self, locks: bool = True):
         """A function that puts the session's locks (if ``locks``) and curves back as they are now."""
         old_locks, old_history = self.session.locked, self.session.history
+        old_names = self.playground.class_names
+        old_replay = self.session.replay.memento()
 
         def restore():
             if locks:
                 self.session.set_lock_set(old_locks)
             self.session.set_history(old_history)
+            self.playground.set_class_names(old_names)
+            self.session.replay.restore(old_replay)
 
         return restore

@@ -11,9 +11,12 @@ Qt-free.  A ``.cnnmodel`` file is an npz archive (``numpy.savez_compressed``) of
        "settings": {...} | null,                  # the run's training settings (TrainingSettings.to_dict())
        "history": {"step": [...], ...} | null,    # Trainer.history (see below)
        "test_accuracy": 0.97 | null,
+       "class_names": ["T-shirt/top", ...] | null,  # what each output means; null or absent: "0".."9"
        "params": 6}                               # number of parameter arrays
 
 - ``p0`` .. ``pN-1``  float32 parameter arrays in ``Network.params`` order (w0, b0, w1, b1, ...)
+- ``replay``      optional: the training replay's weight snapshots (io/replay_file.py); a damaged one is
+                  left out with a one-line ``LoadedModel.replay_problem``, the rest of the model loads
 
 The history holds two groups of curves, each a set of equally long lists of finite
 numbers: ``step``, ``loss``, ``train_acc`` (one value each per training step) and
@@ -48,7 +51,9 @@ import numpy as np
 from cnnstudio.engine import ConvSpec, Network, resolve_padding, spec_from_dict, spec_to_dict, validate_layers
 
 from cnnstudio.io.atomic import BoundedNpz, NpzLimitError, file_kind, save_npz_atomically
+from cnnstudio.io.class_names import check_class_names, digit_names
 from cnnstudio.io.datasets import RESOURCES
+from cnnstudio.io.replay_file import ENTRY as REPLAY_ENTRY, ReplayData, read_replay, replay_entry
 
 FILE_FORMAT = "cnnstudio-model"
 FILE_VERSION = 1
@@ -86,16 +91,25 @@ class LoadedModel:
     settings: dict | None     # the training settings as saved (TrainingSettings.to_dict())
     history: dict | None
     header: dict
+    replay: ReplayData | None = None  # the training replay's snapshots, if saved and whole
+    replay_problem: str = ""          # why a saved replay was left out, else ""
 
     @property
     def test_accuracy(self) -> float | None:
         return self.header.get("test_accuracy")
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """What each output means (checked on load); "0", "1", ... for files saved without names."""
+        names = self.header.get("class_names")
+        return digit_names(self.network.num_classes) if names is None else tuple(names)
+
 
 # ---------------------------------------------------------------- saving
 
 def save_model(path, network: Network, locked=frozenset(), settings: dict | None = None,
-               history: dict | None = None, test_accuracy: float | None = None) -> Path:
+               history: dict | None = None, test_accuracy: float | None = None, class_names=None,
+               replay: ReplayData | None = None) -> Path:
     """Write ``network`` (and what is known about its training) to ``path`` atomically.
 
     ``test_accuracy`` defaults to the last test accuracy in ``history``.  Raises
@@ -130,11 +144,20 @@ def save_model(path, network: Network, locked=frozenset(), settings: dict | None
         "settings": None if settings is None else dict(settings),
         "history": history,
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "class_names": None if class_names is None else _names_to_save(class_names, network.num_classes),
         "params": len(network.params),
     }
     arrays = {"header": np.array(_header_text(header))}
     arrays.update({f"p{k}": np.ascontiguousarray(p, dtype=np.float32) for k, p in enumerate(network.params)})
+    arrays.update(replay_entry(replay))
     return save_npz_atomically(path, arrays)
+
+
+def _names_to_save(names, count: int) -> list[str]:
+    try:
+        return list(check_class_names(names, count))
+    except ValueError as err:
+        raise ValueError(f"cannot save: the class names {err}. Fix: give one name per output, or none.") from None
 
 
 def _header_text(header: dict) -> str:
@@ -171,6 +194,7 @@ def load_model(path) -> LoadedModel:
             _check_format(name, header)
             layers, input_shape, shapes = _architecture_from(name, header)
             params = _read_params(name, npz, header, shapes)
+            replay, replay_problem = read_replay(name, npz, shapes)
     except ModelFileError:
         raise
     except NpzLimitError as err:
@@ -193,7 +217,12 @@ def load_model(path) -> LoadedModel:
     accuracy = header.get("test_accuracy")
     if accuracy is not None and (not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1):
         raise ModelFileError(f"{name} is damaged: its test accuracy {accuracy!r} is not in 0..1. {_RESAVE}")
-    return LoadedModel(network, locked, settings, history, header)
+    if header.get("class_names") is not None:
+        try:
+            check_class_names(header["class_names"], network.num_classes)
+        except ValueError as err:
+            raise ModelFileError(f"{name} is damaged: its class names {err}. {_RESAVE}") from None
+    return LoadedModel(network, locked, settings, history, header, replay, replay_problem)
 
 
 def checked_history(history) -> dict:
@@ -381,7 +410,7 @@ def _read_params(name: str, npz: BoundedNpz, header: dict, shapes: list[tuple]) 
     """The parameter arrays as float32, each one's declared shape and type checked before it is read."""
     expected = len(shapes)
     keys = [f"p{k}" for k in range(expected)]
-    in_file = [key for key in npz.names if key != "header"]
+    in_file = [key for key in npz.names if key not in ("header", REPLAY_ENTRY)]
     if set(in_file) != set(keys) or header.get("params", expected) != expected:
         raise ModelFileError(f"{name} is damaged: its {len(in_file)} weight arrays do not fit its "
                              f"{expected // 2}-layer network, which needs {expected}. {_RESAVE}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 from cnnstudio.base.events import EventGroup
 
 from .history import TrainingHistory
+from .replay import ReplayRecorder
 from .trainer import Trainer
 
 STATES = ("idle", "running", "pausing", "paused")
@@ -57,6 +58,7 @@ class TrainingSession:
         self.trainer_factory = trainer_factory or default_trainer_factory
         self.locked: frozenset = frozenset()
         self.history = TrainingHistory()
+        self.replay = ReplayRecorder()  # snapshots of the weights over the runs, for the training replay
         self.state = "idle"
         self.settings = None
         self.weights_applied = 0      # how many weight copies reached the playground (tests, benchmarks)
@@ -87,6 +89,7 @@ class TrainingSession:
         self._live = True
         self._edited_while_paused = False
         self.history.new_run()
+        self._record_replay(self.playground.network.params)  # the weights before the run's first step
         if paused:
             self._set_state("paused")
             self.driver.start_paused(trainer)
@@ -167,6 +170,7 @@ class TrainingSession:
 
     def _architecture_changed(self) -> None:
         self.stop()
+        self.replay.clear()
         network = self.playground.network
         self.set_lock_set((layer, filter) for layer, filter in self.locked
                           if layer < len(network.conv_specs) and filter < network.conv_specs[layer].filters)
@@ -190,6 +194,12 @@ class TrainingSession:
         finally:
             self._applying_weights = False
         self.weights_applied += 1
+        self._record_replay(state)
+
+    def _record_replay(self, state) -> None:
+        """Snapshot ``state`` at the newest step of the curves (reports come in order: progress, then its weights)."""
+        data = self.history.data
+        self.replay.add(int(data["step"][-1]) if data["step"] else 0, state, data["loss"][-1] if data["loss"] else None)
 
     def driver_paused(self, token: int) -> None:
         if not self._current() or token < self._resume_token:

@@ -17,6 +17,8 @@ with light strokes (1.0) on black (0.0), as in MNIST.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from cnnstudio.base.events import EventGroup
@@ -55,6 +57,8 @@ class CanvasModel:
         self._last_point: tuple[float, float] | None = None
         self._network_input: np.ndarray | None = None  # cache, dropped whenever the image changes
         self._framing: Framing | None = None  # how that input maps to the drawing (with the cache)
+        # images put here in the network's own pixels (load_network_image), and their undo copies: never framed
+        self._network_space: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     # -- state
     @property
@@ -93,6 +97,7 @@ class CanvasModel:
         if self.is_drawing:
             self.end_stroke()
         self._stroke_before = self.image.copy()
+        self._mark_network_space(self._stroke_before, self._is_network_space(self.image))
         self._stroke_erase = erase
         self._last_point = (float(x), float(y))
         self._paint_segment(self._last_point, self._last_point)
@@ -191,6 +196,36 @@ class CanvasModel:
         self._finish_stroke()
         self._replace_image(fit_into(gray, self.size))
 
+    def load_network_image(self, image) -> None:
+        """Put an image that is already what the network should see on the canvas (one undo step).
+
+        ``image`` is gray ``(H, W)`` (or ``(1, H, W)``) in [0, 1], e.g. a digit from the data set or an
+        adversarially nudged input.  MNIST framing is skipped for it (it is framed already: framing it
+        again would rescale it by its faintest pixels), so ``network_input()`` returns it unchanged, also
+        after strokes drawn on it, until the canvas is cleared or another image is loaded.  A square
+        image of another size than the canvas changes the canvas size (28: digit mode).
+        """
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim == 3 and image.shape[0] == 1:
+            image = image[0]
+        if image.ndim != 2 or image.shape[0] != image.shape[1] or not np.isfinite(image).all():
+            raise ValueError(f"a network image must be a square (H, W) array of finite values, got shape "
+                             f"{image.shape}. Fix: pass the network's one-channel input, e.g. 28x28.")
+        if image.shape[0] != DIGIT_SIZE and not MIN_IMAGE_SIZE <= image.shape[0] <= MAX_IMAGE_SIZE:
+            raise ValueError(f"a network image of {image.shape[0]}x{image.shape[0]} does not fit the canvas. "
+                             f"Fix: pass a {DIGIT_SIZE}x{DIGIT_SIZE} image (or {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE}).")
+        self._finish_stroke()
+        image = np.clip(image, 0.0, 1.0)
+        self._mark_network_space(image, True)
+        self._replace_image(image)
+
+    def _mark_network_space(self, image: np.ndarray, on: bool) -> None:
+        if on:
+            self._network_space[id(image)] = image
+
+    def _is_network_space(self, image: np.ndarray) -> bool:
+        return self._network_space.get(id(image)) is image
+
     def undo(self) -> None:
         self._finish_stroke()
         if self._undo:
@@ -242,7 +277,7 @@ class CanvasModel:
 
     def _frame(self) -> None:
         if self._network_input is None:
-            if self.mnist_framing and self.is_digit_mode:
+            if self.mnist_framing and self.is_digit_mode and not self._is_network_space(self.image):
                 self._network_input, self._framing = mnist_framing(self.image)
             else:
                 self._network_input, self._framing = self.image.copy(), None

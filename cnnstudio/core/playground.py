@@ -9,6 +9,7 @@ Qt-free.  Views send commands (``set_input``, ``set_kernel_cell``,
 - ``activations_changed(trace)`` every map was recomputed; ``trace`` is an engine ``ForwardTrace``
 - ``gradients_changed()``      training brought new ``kernel_gradients``, or they were forgotten (a reset,
   a loaded model, a new architecture: they belonged to weights that are gone)
+- ``class_names_changed()``    ``class_names`` (what each output means: "0".."9", "T-shirt/top", ...) changed
 
 Every change a learner makes to the network (a kernel edit, a settings change, a reset to the
 trained weights, a loaded model) pushes an entry onto ``undo_stack`` (core/undo.py): ``undo()``
@@ -25,6 +26,7 @@ from cnnstudio.engine import ConvSpec, Network, validate_layers
 
 from cnnstudio.base.events import EventGroup
 from cnnstudio.core.undo import UndoEntry, UndoStack
+from cnnstudio.io.class_names import check_class_names, digit_names
 from cnnstudio.io.model_file import MAX_WEIGHT, load_default_network
 
 
@@ -41,7 +43,7 @@ class Playground:
 
     def __init__(self, network: Network | None = None):
         self.events = EventGroup("input_changed", "kernels_changed", "architecture_changed", "activations_changed",
-                                 "gradients_changed")
+                                 "gradients_changed", "class_names_changed")
         self.network = network or load_default_network()  # the shipped pretrained model
         # {conv layer: (filters, channels, K, K)}: how training's last steps pushed each weight (empty: unknown)
         self.kernel_gradients: dict[int, np.ndarray] = {}
@@ -50,7 +52,32 @@ class Playground:
         self.last_update_seconds = 0.0
         self.undo_stack = UndoStack()
         self.reference_state = self.network.get_state()  # "reset to trained" goes back here
+        self._class_names = digit_names(self.network.num_classes)
         self.recompute()
+
+    # -- class names
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """What each output of the network means: "0".."9" by default, a data set's names once trained on it."""
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, names) -> None:
+        self.set_class_names(names)
+
+    def set_class_names(self, names) -> None:
+        """Name the network's outputs (None: "0", "1", ...); ``ValueError`` (nothing changes) for names that do
+        not fit its classes.  Announces ``class_names_changed`` when they differ."""
+        count = self.network.num_classes
+        if names is None:
+            names = digit_names(count)
+        try:
+            names = check_class_names(names, count)
+        except ValueError as err:
+            raise ValueError(f"the class names {err}. Fix: give one short name per output ({count}).") from None
+        if names != self._class_names:
+            self._class_names = names
+            self.events.class_names_changed.emit()
 
     # -- input
     def set_input(self, image) -> None:
@@ -308,6 +335,9 @@ class Playground:
     def _announce_architecture(self) -> None:
         """Say the layer list changed; the gradients of the old weights are gone (announced once views re-laid out)."""
         had_gradients, self.kernel_gradients = bool(self.kernel_gradients), {}
+        if len(self._class_names) != self.network.num_classes:  # names of outputs that are gone
+            self._class_names = digit_names(self.network.num_classes)
+            self.events.class_names_changed.emit()
         self.events.architecture_changed.emit()
         if had_gradients:
             self.events.gradients_changed.emit()

@@ -14,6 +14,10 @@ The split is fixed (``stratified_split(labels, 100, seed=MNIST_5K_SPLIT_SEED)``)
 the file, so every run and every machine trains and tests on the same digits.  Rows stay
 grouped by class: shuffle before making mini-batches.
 
+``resources/digits/mnist_full.npz`` (``MNIST_FULL_PATH``, checksum ``MNIST_FULL_SHA256``) holds all
+70,000 MNIST digits, and Fashion-MNIST comes from a Debian package: both are read by
+``cnnstudio/io/catalog.py``, which keeps their arrays once read.
+
 IDX is the format of MNIST, Fashion-MNIST, KMNIST and EMNIST: ``load_idx`` reads one raw or
 gzipped file and ``load_idx_pair`` turns an images file and a labels file into ``Digits``.
 Every problem with a file raises ``DatasetError``, whose message says what is wrong and how
@@ -33,13 +37,20 @@ from typing import BinaryIO
 
 import numpy as np
 
+from cnnstudio.io.class_names import DIGIT_NAMES, check_class_names
+
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 DIGITS_DIR = RESOURCES / "digits"
 MNIST_5K_PATH = DIGITS_DIR / "mnist_5k.npz"
 MNIST_5K_SHA256 = "60a12e1a707d634917b3e60a58da4b50ed3c265babb7b8426928dc04e164de00"
 MNIST_5K_SPLIT_SEED = 20240605
+MNIST_FULL_PATH = DIGITS_DIR / "mnist_full.npz"
+MNIST_FULL_SHA256 = "faea073268c6391ab6b2d65e4d3ff1b908211863c3a55ce3b0b39b351f5539f5"
 IMAGE_SIZE = (28, 28)
 NUM_CLASSES = 10
+
+
+_UNIT_SCALE = np.arange(256, dtype=np.float32) / np.float32(255)  # byte -> float32 in [0, 1]
 
 
 class DatasetError(ValueError):
@@ -53,30 +64,36 @@ class Digits:
     images : (N, 1, 28, 28) float32 in [0, 1], 0 = background, 1 = ink
     labels : (N,) int64 in 0..9
     name   : shown to the user, e.g. "MNIST 5k (train)"
+    class_names : what each label means, "0".."9" for digits (``class_names[label]``)
     """
 
     images: np.ndarray
     labels: np.ndarray
     name: str = ""
+    class_names: tuple[str, ...] = DIGIT_NAMES
 
     def __post_init__(self):
         if self.images.ndim != 4 or self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"Digits needs images (N, C, H, W) and labels (N,), "
                              f"got {self.images.shape} and {self.labels.shape}")
+        self.class_names = check_class_names(tuple(self.class_names), len(self.class_names))
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     @classmethod
-    def from_uint8(cls, images, labels, name: str = "") -> Digits:
+    def from_uint8(cls, images, labels, name: str = "", class_names=DIGIT_NAMES) -> Digits:
         """Build from (N, H, W) uint8 images (0..255) and integer labels."""
         images = np.asarray(images)
-        scaled = images.astype(np.float32)[:, None] / np.float32(255)
-        return cls(np.ascontiguousarray(scaled), np.asarray(labels, dtype=np.int64), name)
+        if images.dtype == np.uint8:  # a table look-up: the same values as dividing, 5x quicker for 60,000 images
+            scaled = _UNIT_SCALE[images].reshape(images.shape[0], 1, *images.shape[1:])
+        else:
+            scaled = np.ascontiguousarray(images.astype(np.float32)[:, None] / np.float32(255))
+        return cls(scaled, np.asarray(labels, dtype=np.int64), name, class_names)
 
     def class_counts(self) -> np.ndarray:
-        """(10,) int64: how many examples of each digit."""
-        return np.bincount(self.labels, minlength=NUM_CLASSES)
+        """(classes,) int64: how many examples of each class."""
+        return np.bincount(self.labels, minlength=len(self.class_names))
 
 
 # -- the shipped digits
@@ -273,7 +290,7 @@ def load_idx(path: str | Path) -> np.ndarray:
 
 
 def load_idx_pair(images_path: str | Path, labels_path: str | Path, expected_size=IMAGE_SIZE,
-                  transpose: bool = False, name: str | None = None) -> Digits:
+                  transpose: bool = False, name: str | None = None, class_names=DIGIT_NAMES) -> Digits:
     """Read an images file and its labels file (IDX, raw or .gz) as ``Digits``.
 
     Parameters
@@ -284,8 +301,16 @@ def load_idx_pair(images_path: str | Path, labels_path: str | Path, expected_siz
     transpose : EMNIST stores every image transposed (written column by column); pass True
         for EMNIST files so the digits stand upright.  Leave False for MNIST, Fashion-MNIST, KMNIST.
     name : shown to the user; defaults to the images file's name
+    class_names : what labels 0..9 mean (``class_names.read_class_names`` reads them from a file)
     """
     images_path, labels_path = Path(images_path), Path(labels_path)
+    images, labels = _checked_idx_pair(images_path, labels_path, expected_size, transpose)
+    return Digits(_to_unit_range(images, images_path.name), labels.astype(np.int64),
+                  name if name is not None else images_path.name, class_names)
+
+
+def _checked_idx_pair(images_path: Path, labels_path: Path, expected_size, transpose: bool):
+    """(images (N, H, W) as stored, labels (N,) integers in 0..9) of an IDX pair, every size checked."""
     images = load_idx(images_path)
     labels = load_idx(labels_path)
     if images.ndim == 1 and labels.ndim == 3:
@@ -319,8 +344,7 @@ def load_idx_pair(images_path: str | Path, labels_path: str | Path, expected_siz
         raise DatasetError(f"{labels_path.name} has labels outside 0..9: {shown}. Fix: choose a data set of "
                            f"10 classes (MNIST, Fashion-MNIST, KMNIST, EMNIST digits or mnist), "
                            f"not EMNIST letters, balanced or byclass.")
-    return Digits(_to_unit_range(images, images_path.name), labels.astype(np.int64),
-                  name if name is not None else images_path.name)
+    return images, labels
 
 
 def _to_unit_range(images: np.ndarray, file_name: str) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from cnnstudio.engine import SGD, Adam
 
 OPTIMIZERS = ("adam", "sgd")
-DATA_SOURCES = ("mnist", "idx", "mine", "mix")
+DATA_SOURCES = ("mnist", "mnist-full", "fashion", "idx", "mine", "mix")
 
 
 @dataclass
@@ -24,7 +24,8 @@ class TrainingSettings:
     weight_decay   L2 (SGD) / decoupled (Adam) weight decay; 0 = off
     shift_augment  each training image is moved by up to this many pixels in x and y (zero fill); 0 = off
     seed           seeds the shuffling and the shifts (the network's initial weights are seeded elsewhere)
-    data           "mnist" (shipped digits), "idx" (user's IDX files), "mine" (My digits), "mix" (MNIST + mine)
+    data           "mnist" (the shipped 5,000 digits), "mnist-full" (all 70,000), "fashion" (Fashion-MNIST, when
+                   installed), "idx" (user's IDX files), "mine" (My digits), "mix" (MNIST 5k + mine)
     """
 
     optimizer: str = "adam"

@@ -1,7 +1,8 @@
 """The network's answer: the softmax probability of every class as a bar, the top class large and highlighted.
 
 Painted with QPainter (ten rectangles and some text), repainted in place on every
-``activations_changed``.
+``activations_changed``.  The classes are labelled with the playground's ``class_names``
+("0".."9", or "T-shirt/top", "Trouser", ... for a network trained on Fashion-MNIST).
 """
 from __future__ import annotations
 
@@ -46,11 +47,12 @@ class QtPredictionBars(QWidget):
         self._big = QFont(self.font())
         self._big.setBold(True)
         self._metrics = {False: QFontMetricsF(self._font), True: QFontMetricsF(self._bold)}
-        self._widths = (self._metrics[True].horizontalAdvance("00") + 8,
-                        self._metrics[True].horizontalAdvance("100.0%") + 8)
-        event = playground.events.activations_changed
+        self._measure_labels()
+        event, names_event = playground.events.activations_changed, playground.events.class_names_changed
         event.connect(self._on_activations)
-        self.destroyed.connect(lambda *_: event.disconnect(self._on_activations))
+        names_event.connect(self._on_class_names)
+        self.destroyed.connect(lambda *_: (event.disconnect(self._on_activations),
+                                           names_event.disconnect(self._on_class_names)))
         if playground.trace is not None:
             self._on_activations(playground.trace)
 
@@ -76,11 +78,27 @@ class QtPredictionBars(QWidget):
         return f"prediction needs a {height}×{width} input"
 
     def class_label(self, index: int) -> str:
-        return str(index)
+        """The name of class ``index`` as the playground's network knows it ("7", "Sneaker", ...)."""
+        names = self._playground.class_names
+        return names[index] if 0 <= index < len(names) else str(index)
+
+    def _on_class_names(self) -> None:
+        self._measure_labels()
+        self.update()
+
+    def _measure_labels(self) -> None:
+        """The label column fits the widest class name (at most 40% of the width, longer names are elided)."""
+        widest = max((self._metrics[True].horizontalAdvance(name) for name in self._playground.class_names),
+                     default=0.0)
+        self._widths = (max(widest, self._metrics[True].horizontalAdvance("00")) + 8,
+                        self._metrics[True].horizontalAdvance("100.0%") + 8)
+
+    def _label_width(self) -> float:
+        return min(self._widths[0], max(0.4 * (self.width() - 2 * MARGIN), 24.0))
 
     # ------------------------------------------------------------ geometry
     def sizeHint(self) -> QSize:
-        return QSize(220, 320)
+        return QSize(max(220, int(self._widths[0] + self._widths[1] + 2 * MARGIN + 80)), 320)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(140, 200)
@@ -98,7 +116,7 @@ class QtPredictionBars(QWidget):
 
     def _track_in(self, row: QRectF) -> QRectF:
         thickness = max(min(row.height() * 0.62, 22.0), 3.0)
-        left = row.left() + self._widths[0]
+        left = row.left() + self._label_width()
         return QRectF(left, row.center().y() - thickness / 2, max(row.right() - self._widths[1] - left, 1.0),
                       thickness)
 
@@ -137,12 +155,19 @@ class QtPredictionBars(QWidget):
                              "Draw a digit on the canvas")
             return
         top = self.top_class
-        self._big.setPixelSize(max(int(header.height() * 0.95), 12))
-        digit_width = QFontMetricsF(self._big).horizontalAdvance(self.class_label(top)) + 12
+        name = self.class_label(top)
+        size = max(int(header.height() * 0.95), 12)
+        self._big.setPixelSize(size)
+        # a long name ("Ankle boot") shrinks to leave room for "99.9% sure" beside it
+        room = max(header.width() - 18 - self._metrics[True].horizontalAdvance("100.0% sure"), 24.0)
+        natural = QFontMetricsF(self._big).horizontalAdvance(name)
+        if natural > room:
+            self._big.setPixelSize(max(int(size * room / natural), 10))
+        digit_width = min(QFontMetricsF(self._big).horizontalAdvance(name), room) + 12
         painter.setFont(self._big)
         painter.setPen(TOP)
         painter.drawText(QRectF(header.left(), header.top(), digit_width, header.height()),
-                         Qt.AlignmentFlag.AlignCenter, self.class_label(top))
+                         Qt.AlignmentFlag.AlignCenter, name)
         text = QRectF(header.left() + digit_width + 6, header.top(), header.width() - digit_width - 6,
                       header.height())
         painter.setFont(self._font)
@@ -164,9 +189,10 @@ class QtPredictionBars(QWidget):
         baseline = row.center().y() + (metrics.ascent() - metrics.descent()) / 2
         painter.setFont(font)
         painter.setPen(TOP if is_top else self._text)
-        label = self.class_label(index)
-        painter.drawText(QPointF(row.left() + self._widths[0] - 8 - metrics.horizontalAdvance(label), baseline),
-                         label)
+        label, room = self.class_label(index), self._label_width() - 8
+        if metrics.horizontalAdvance(label) > room:  # only in a very narrow panel
+            label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, room)
+        painter.drawText(QPointF(row.left() + room - metrics.horizontalAdvance(label), baseline), label)
         painter.fillRect(track, self._track)
         if p > 0:
             painter.fillRect(QRectF(track.left(), track.top(), track.width() * min(p, 1.0), track.height()),

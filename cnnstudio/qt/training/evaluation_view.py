@@ -3,6 +3,8 @@
 The confusion matrix has a row per true digit and a column per predicted digit;
 clicking a cell shows those test images (the off-diagonal cells are the mistakes).
 The worst-mistakes gallery shows the images the network got wrong most confidently.
+Classes are named as the test set names them (the rows: true) and as the network names
+them (the columns: predicted, ``Playground.class_names``): "0".."9", or "T-shirt/top", ...
 
 Evaluation (``cnnstudio.training.trainer.evaluate``) runs on the GUI thread: 1,000 test
 digits take a few tens of milliseconds.  It runs when asked (``evaluate``), not while
@@ -14,8 +16,10 @@ import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
-                               QSizePolicy, QVBoxLayout, QWidget)
+                               QSizePolicy, QStyledItemDelegate, QVBoxLayout, QWidget)
 
+from cnnstudio.io.class_names import DIGIT_NAMES
+from cnnstudio.qt.widgets.signals import listen
 from cnnstudio.training import evaluate, worst_mistakes
 
 # colour-blind safe (no red against green): right answers in blue, mistakes in orange, each light to dark
@@ -24,6 +28,7 @@ WRONG = QColor(230, 97, 1)        # off the diagonal, by the count against the w
 SELECTED = QColor("#111111")
 THUMBNAIL = 56                    # gallery thumbnails, pixels (a 28x28 digit at 2x)
 WORST_COUNT = 24
+MAX_CAPTION_WIDTH = 170           # a gallery column grows for long class names up to this, then they wrap
 
 
 def digit_pixmap(image, size: int = THUMBNAIL) -> QPixmap:
@@ -54,9 +59,10 @@ def gallery_list(object_name: str, cls=QListWidget) -> QListWidget:
 
 
 class ConfusionMatrix(QWidget):
-    """A painted 10 x 10 table of counts: row = true digit, column = predicted digit.
+    """A painted 10 x 10 table of counts: row = true class, column = predicted class.
 
-    ``cell_clicked(true, predicted)`` when the user clicks a cell.
+    ``cell_clicked(true, predicted)`` when the user clicks a cell.  The headings are the class
+    names (``set_class_names``); column names wider than a cell are written upwards.
     """
 
     cell_clicked = Signal(int, int)
@@ -66,6 +72,8 @@ class ConfusionMatrix(QWidget):
         self.setObjectName("confusionMatrix")
         self.confusion = np.zeros((10, 10), np.int64)
         self.selected: tuple[int, int] | None = None
+        self.true_names: tuple[str, ...] = DIGIT_NAMES
+        self.predicted_names: tuple[str, ...] = DIGIT_NAMES
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -73,6 +81,18 @@ class ConfusionMatrix(QWidget):
     def set_confusion(self, confusion: np.ndarray) -> None:
         self.confusion = np.asarray(confusion, dtype=np.int64)
         self.update()
+
+    def set_class_names(self, true_names, predicted_names=None) -> None:
+        """Name the rows (true classes) and the columns (predicted; the same as the rows if None)."""
+        self.true_names = tuple(true_names)
+        self.predicted_names = tuple(predicted_names if predicted_names is not None else true_names)
+        self.updateGeometry()
+        self.update()
+
+    def _kind(self) -> str:
+        """ "digit" for digits, "class" for anything else (the axis titles say "true digit" or "true class")."""
+        digits = set(DIGIT_NAMES)
+        return "digit" if set(self.true_names) <= digits and set(self.predicted_names) <= digits else "class"
 
     def set_selected(self, cell: tuple[int, int] | None) -> None:
         self.selected = cell
@@ -84,20 +104,31 @@ class ConfusionMatrix(QWidget):
         metrics = QFontMetrics(self.font())
         return max(metrics.horizontalAdvance("8888") + 4, metrics.height() + 6)
 
+    def _margins(self) -> tuple[int, int, bool]:
+        """(left, top, columns written upwards): room for the axis titles and the class names."""
+        metrics = QFontMetrics(self.font())
+        line = metrics.height()
+        row_width = max((metrics.horizontalAdvance(name) for name in self.true_names), default=0)
+        column_width = max((metrics.horizontalAdvance(name) for name in self.predicted_names), default=0)
+        upwards = column_width > self._cell_side() - 4
+        return (max(2 * line + 4, line + row_width + 10),
+                line + (column_width + 8 if upwards else line + 4), upwards)
+
     def _grid(self) -> tuple[int, int, int]:
         """(left, top, cell size) of the table, leaving room for the headings and the legend under it."""
         classes = len(self.confusion)
         line = QFontMetrics(self.font()).height()
-        margin = 2 * line + 4
+        left, top, _ = self._margins()
         legend = 2 * line + 8
-        cell = max(self._cell_side(), min((self.width() - margin - 4) // classes,
-                                          (self.height() - margin - legend - 4) // classes))
-        return margin, margin, cell
+        cell = max(self._cell_side(), min((self.width() - left - 4) // classes,
+                                          (self.height() - top - legend - 4) // classes))
+        return left, top, cell
 
     def minimumSizeHint(self) -> QSize:
         line = QFontMetrics(self.font()).height()
-        side = 10 * self._cell_side() + 2 * line + 8
-        return QSize(side, side + 2 * line + 8)
+        left, top, _ = self._margins()
+        side = 10 * self._cell_side()
+        return QSize(side + left + 4, side + top + 4 + 2 * line + 8)
 
     def cell_rect(self, true: int, predicted: int) -> QRect:
         left, top, cell = self._grid()
@@ -136,20 +167,31 @@ class ConfusionMatrix(QWidget):
         text, muted = palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.PlaceholderText)
         base, grid = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Mid)
         left, top, cell = self._grid()
+        upwards = self._margins()[2]
         classes = len(self.confusion)
         line = QFontMetrics(self.font()).height()
+        kind = self._kind()
         painter.setFont(self.font())
         painter.setPen(muted)
-        painter.drawText(QRect(left, 0, cell * classes, line), Qt.AlignmentFlag.AlignCenter, "predicted digit")
+        painter.drawText(QRect(left, 0, cell * classes, line), Qt.AlignmentFlag.AlignCenter, f"predicted {kind}")
         painter.save()
         painter.translate(0, top + cell * classes)
         painter.rotate(-90)
-        painter.drawText(QRect(0, 0, cell * classes, line), Qt.AlignmentFlag.AlignCenter, "true digit")
+        painter.drawText(QRect(0, 0, cell * classes, line), Qt.AlignmentFlag.AlignCenter, f"true {kind}")
         painter.restore()
         painter.setPen(text)
         for k in range(classes):
-            painter.drawText(QRect(left + k * cell, line, cell, top - line), Qt.AlignmentFlag.AlignCenter, str(k))
-            painter.drawText(QRect(line, top + k * cell, left - line, cell), Qt.AlignmentFlag.AlignCenter, str(k))
+            column, row = _name(self.predicted_names, k), _name(self.true_names, k)
+            if upwards:  # long names: written bottom to top above their column
+                painter.save()
+                painter.translate(left + k * cell + (cell - line) // 2, top - 4)
+                painter.rotate(-90)
+                painter.drawText(QRect(0, 0, top - line - 4, line), Qt.AlignmentFlag.AlignLeft, column)
+                painter.restore()
+            else:
+                painter.drawText(QRect(left + k * cell, line, cell, top - line), Qt.AlignmentFlag.AlignCenter, column)
+            painter.drawText(QRect(line, top + k * cell, left - line - 6, cell),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row)
         for true in range(classes):
             for predicted in range(classes):
                 rect = self.cell_rect(true, predicted)
@@ -168,7 +210,7 @@ class ConfusionMatrix(QWidget):
             painter.drawRect(self.cell_rect(*self.selected).adjusted(1, 1, -2, -2))
         # the legend: what the two colours mean
         y = top + classes * cell + 6
-        for k, (colour, words) in enumerate(((RIGHT, "right: the share of that digit recognised"),
+        for k, (colour, words) in enumerate(((RIGHT, f"right: the share of that {self._kind()} recognised"),
                                              (WRONG, "mistakes: darker for more (the worst is darkest)"))):
             swatch = QRect(left, y + k * (line + 2) + 2, line - 4, line - 4)
             painter.fillRect(swatch, colour)
@@ -194,8 +236,9 @@ class ConfusionMatrix(QWidget):
             true, predicted = cell
             count = int(self.confusion[true, predicted])
             what = "right" if true == predicted else "wrong"
-            self.setToolTip(f"True {true}, predicted {predicted}: {count} test image{'s' if count != 1 else ''} "
-                            f"({what}). Click to see them.")
+            self.setToolTip(f"True {_name(self.true_names, true)}, predicted "
+                            f"{_name(self.predicted_names, predicted)}: {count} test image"
+                            f"{'s' if count != 1 else ''} ({what}). Click to see them.")
         super().mouseMoveEvent(event)
 
 
@@ -219,6 +262,7 @@ class QtEvaluationView(QWidget):
         self._test_digits = test_digits
         self.digits = None
         self.evaluation = None
+        self._long_names = False  # class names too long for "true → predicted" on one line under a thumbnail
         self._stale = True
 
         self.evaluate_button = QPushButton("Evaluate")
@@ -239,6 +283,8 @@ class QtEvaluationView(QWidget):
         self.worst_gallery = gallery_list("mistakesGallery")
         for gallery in (self.cell_gallery, self.worst_gallery):
             gallery.itemDoubleClicked.connect(self._item_activated)
+            gallery.setItemDelegate(_GridCaption(gallery))
+        listen(self, playground.events.class_names_changed, self._show_class_names)
 
         top = QHBoxLayout()
         top.addWidget(self.evaluate_button)
@@ -277,14 +323,37 @@ class QtEvaluationView(QWidget):
         self._stale = False
         wrong = int(np.count_nonzero(evaluation.predictions != digits.labels))
         self.accuracy_label.setText(
-            f"<b>Test accuracy {evaluation.accuracy:.1%}</b> on {len(digits):,} digits"
+            f"<b>Test accuracy {evaluation.accuracy:.1%}</b> on {len(digits):,} "
+            f"{'digits' if digits.class_names == DIGIT_NAMES else 'images'}"
             + (f" of {digits.name}" if digits.name else "")
             + f" &nbsp;·&nbsp; {wrong:,} wrong &nbsp;·&nbsp; loss {evaluation.loss:.3f}")
         self.matrix.set_confusion(evaluation.confusion)
+        self._show_class_names()
+        return True
+
+    def _names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the test set's class names, the network's): rows and columns, true and predicted."""
+        predicted = self.playground.class_names
+        return (self.digits.class_names if self.digits is not None else predicted), predicted
+
+    def _show_class_names(self) -> None:
+        """Label the matrix and re-caption the galleries with the current class names."""
+        true_names, predicted_names = self._names()
+        self.matrix.set_class_names(true_names, predicted_names)
+        metrics = QFontMetrics(self.cell_gallery.font())
+        self._long_names = any(metrics.horizontalAdvance(f"{name} → ") > THUMBNAIL for name in true_names) or \
+            any(metrics.horizontalAdvance(f"→ {name}") > THUMBNAIL for name in predicted_names)
+        # long names: "true →", "predicted" and the confidence on three lines, in a wider column
+        widest = max(metrics.horizontalAdvance(f"{name} →") for name in (*true_names, *predicted_names))
+        width = min(max(THUMBNAIL + 24, widest + 24), MAX_CAPTION_WIDTH)
+        for gallery in (self.cell_gallery, self.worst_gallery):
+            gallery.setGridSize(QSize(width, THUMBNAIL + 3 * metrics.height() + 8) if self._long_names
+                                else QSize(THUMBNAIL + 24, THUMBNAIL + 36))
+        if self.evaluation is None:
+            return
         if self.matrix.selected is not None:
             self.show_cell(*self.matrix.selected)
         self._fill_worst()
-        return True
 
     def show_cell(self, true: int, predicted: int) -> None:
         """Show the test images of true digit ``true`` that the network called ``predicted``."""
@@ -294,8 +363,10 @@ class QtEvaluationView(QWidget):
             return
         rows = np.flatnonzero((self.digits.labels == true) & (self.evaluation.predictions == predicted))
         kind = "right" if true == predicted else "mistakes"
-        self.cell_title.setText(f"True {true}, predicted {predicted}: {len(rows)} image{'s' if len(rows) != 1 else ''}"
-                                f" ({kind})" + (" — the first 200 shown" if len(rows) > 200 else ""))
+        true_names, predicted_names = self._names()
+        self.cell_title.setText(f"True {_name(true_names, true)}, predicted {_name(predicted_names, predicted)}: "
+                                f"{len(rows)} image{'s' if len(rows) != 1 else ''} ({kind})"
+                                + (" — the first 200 shown" if len(rows) > 200 else ""))
         for row in rows[:200]:
             self.cell_gallery.addItem(self._item(int(row)))
 
@@ -308,7 +379,9 @@ class QtEvaluationView(QWidget):
         true = int(self.digits.labels[row])
         predicted = int(self.evaluation.predictions[row])
         confidence = float(self.evaluation.probabilities[row, predicted])
-        caption = f"{true} → {predicted}\n{confidence:.0%}"
+        true_names, predicted_names = self._names()
+        true, predicted = _name(true_names, true), _name(predicted_names, predicted)
+        caption = f"{true} →{chr(10) if self._long_names else ' '}{predicted}\n{confidence:.0%}"
         item = QListWidgetItem(QIcon(digit_pixmap(self.digits.images[row])), caption)
         item.setData(Qt.ItemDataRole.UserRole, row)
         item.setToolTip(f"Test image {row}: true {true}, predicted {predicted} with {confidence:.0%} confidence. "
@@ -323,3 +396,17 @@ class QtEvaluationView(QWidget):
         super().showEvent(event)
         if self._stale:
             self.evaluate()
+
+
+class _GridCaption(QStyledItemDelegate):
+    """Items as wide as the gallery's grid: the default wraps a caption at the thumbnail's width (56 px),
+    too narrow for "Ankle boot"."""
+
+    def sizeHint(self, option, index) -> QSize:
+        natural = super().sizeHint(option, index)
+        grid = self.parent().gridSize()
+        return QSize(max(natural.width(), grid.width() - 6), natural.height())
+
+
+def _name(names: tuple[str, ...], index: int) -> str:
+    return names[index] if 0 <= index < len(names) else str(index)

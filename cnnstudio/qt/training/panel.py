@@ -5,7 +5,9 @@ drives the Qt-free ``TrainingSession``; this panel only sends commands and draws
 back.  The trained weights land in the playground about 15 times a second, so the kernels,
 the feature maps of the current drawing and the prediction change while one watches.
 
-- Data: the shipped MNIST 5k, an opened IDX data set, the user's own digits, or MNIST + them.
+- Data: the shipped MNIST 5k or full MNIST, Fashion-MNIST (when installed), an opened IDX data set (with
+  class names from a file), the user's own digits, or MNIST + them.  Training names the network's
+  outputs after the data's classes (``Playground.class_names``).
 - Settings: optimizer (Adam, SGD with momentum), learning rate, momentum, batch size,
   epochs, weight decay, random-shift augmentation.  They are taken at Start; changing one
   while paused ends the paused run (the weights stay), so the next Start uses it.
@@ -23,10 +25,11 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
                                QPushButton, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QCursor
 
 from cnnstudio.core.document import Document
 from cnnstudio.io import model_file
-from cnnstudio.io.datasets import DatasetError, Digits, load_idx_pair, load_mnist_5k
+from cnnstudio.io.datasets import Digits, load_mnist_5k
 from cnnstudio.io.model_file import ModelFileError
 from cnnstudio.training import TrainingSettings, make_dataset
 from cnnstudio.qt.widgets.signals import listen
@@ -34,6 +37,7 @@ from cnnstudio.qt.widgets import theme
 
 from .curves import TrainingCurves
 from .format import progress_text, sentence
+from .idx_data import IdxData
 from .settings_form import TrainingSettingsForm
 from .locks import LockButtons
 from .worker import TrainingController
@@ -42,7 +46,7 @@ ERROR_COLOUR = theme.LIGHT_ERROR
 REDRAW_INTERVAL_MS = 100         # the curves and the progress bar redraw 10 times a second
 
 
-class QtTrainingPanel(QWidget):
+class QtTrainingPanel(IdxData, QWidget):
     """Train the playground's network live (objectName ``trainingPanel``).
 
     Parameters
@@ -52,6 +56,7 @@ class QtTrainingPanel(QWidget):
     controller : the ``TrainingController`` to use; a new one if None
     document : the ``Document`` that loads, saves and resets; a new one on the controller's session if None
     mnist : the (train, test) digits of the "MNIST 5k" choice; the shipped ones, loaded on first use, if None
+    fashion : list Fashion-MNIST among the data; None: when it is installed
     """
 
     locks_changed = Signal()
@@ -59,7 +64,7 @@ class QtTrainingPanel(QWidget):
     message = Signal(str)         # one line for the status bar
 
     def __init__(self, playground, my_digits=None, controller: TrainingController | None = None, mnist=None,
-                 document: Document | None = None, parent=None):
+                 document: Document | None = None, parent=None, fashion: bool | None = None):
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self.playground = playground
@@ -69,6 +74,8 @@ class QtTrainingPanel(QWidget):
         self.document = document or Document(playground, self.session)
         self.idx_digits: Digits | None = None
         self._mnist: tuple[Digits, Digits] | None = mnist
+        self._named_sets: dict[str, tuple[Digits, Digits]] = {}  # "mnist-full", "fashion": kept once loaded
+        self._fashion = fashion
         self._last_progress = None
         self._curves_dirty = False
 
@@ -118,9 +125,10 @@ class QtTrainingPanel(QWidget):
             buttons.addWidget(button)
         controls.addLayout(buttons)
 
-        self.form = TrainingSettingsForm()
+        self.form = TrainingSettingsForm(fashion=self._fashion)
         self.form.edited.connect(self._settings_edited)
         self.form.open_idx_requested.connect(self.open_idx_dialog)
+        self.form.class_names_requested.connect(self.class_names_dialog)
         for name in ("data_combo", "open_idx_button", "optimizer_combo", "learning_rate_spin", "momentum_spin",
                      "batch_spin", "epochs_spin", "weight_decay_spin", "shift_check"):
             setattr(self, name, getattr(self.form, name))  # the controls, for tests and the dock
@@ -188,7 +196,6 @@ class QtTrainingPanel(QWidget):
         layout.addWidget(scroll)
         layout.addLayout(right, 1)
 
-
     # ------------------------------------------------------------------ settings
     def settings(self) -> TrainingSettings:
         """The settings the controls show, validated (``ValueError`` with the reason otherwise)."""
@@ -210,6 +217,14 @@ class QtTrainingPanel(QWidget):
             if self._mnist is None:
                 self._mnist = load_mnist_5k()
             return self._mnist
+        if settings.data in ("mnist-full", "fashion"):
+            if settings.data not in self._named_sets:  # 70,000 images: half a second the first time
+                QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
+                try:
+                    self._named_sets = {settings.data: make_dataset(settings)}  # one large set kept at a time
+                finally:
+                    QApplication.restoreOverrideCursor()
+            return self._named_sets[settings.data]
         return make_dataset(settings, my_digits=self.my_digits, idx=self.idx_digits)
 
     def test_digits(self) -> Digits | None:
@@ -241,6 +256,7 @@ class QtTrainingPanel(QWidget):
         except ValueError as err:  # DatasetError is a ValueError
             self.show_status(sentence(err), error=True)
             return False
+        self.playground.set_class_names(train.class_names)  # the network now learns these classes
         self._hide_undo_reset()
         self._redraw_timer.start()
         self.show_status(f"Training on {train.name or 'the chosen data'}: {len(train):,} images, "
@@ -309,34 +325,6 @@ class QtTrainingPanel(QWidget):
     def _locks_changed(self) -> None:
         self.locks.sync()
         self.locks_changed.emit()
-
-    # -- IDX data
-    def open_idx_dialog(self) -> None:
-        """Ask for an IDX images file, then its labels file, and open them."""
-        images, _ = QFileDialog.getOpenFileName(self, "Open IDX images file", "",
-                                                "IDX images (*idx3-ubyte* *.idx3* *.gz);;All files (*)")
-        if not images:
-            return
-        guess = images.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1")
-        start = guess if guess != images and Path(guess).exists() else str(Path(images).parent)
-        labels, _ = QFileDialog.getOpenFileName(self, "Open the matching IDX labels file", start,
-                                                "IDX labels (*idx1-ubyte* *.idx1* *.gz);;All files (*)")
-        if labels:
-            self.open_idx(images, labels)
-
-    def open_idx(self, images_path, labels_path) -> bool:
-        """Read an IDX pair and choose it as the data; a bad file is explained and the data stays as it was."""
-        try:
-            digits = load_idx_pair(images_path, labels_path)
-        except DatasetError as err:
-            QMessageBox.warning(self, "Cannot open this data set", str(err))
-            return False
-        self.idx_digits = digits
-        index = self.data_combo.findData("idx")
-        self.data_combo.setItemText(index, f"IDX: {digits.name} ({len(digits):,} digits)")
-        self.data_combo.setCurrentIndex(index)
-        self.show_status(f"Opened {digits.name}: {len(digits):,} digits; one sixth is kept aside for testing.")
-        return True
 
     # -- model files
     def save_model_dialog(self) -> None:

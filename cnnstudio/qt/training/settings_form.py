@@ -2,27 +2,40 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QToolButton,
-                               QWidget)
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QMenu, QSpinBox,
+                               QToolButton, QWidget)
 
+from cnnstudio.io.catalog import fashion_mnist_available
 from cnnstudio.qt.widgets.signals import qt_signals_blocked
 from cnnstudio.training import TrainingSettings
 
-DATA_CHOICES = (("mnist", "MNIST 5k (4,000 train / 1,000 test)"),
-                ("idx", "IDX data set (open one first)"),
-                ("mine", "My digits"),
-                ("mix", "MNIST 5k + my digits"))
+# (settings.data, combo text, tooltip); "fashion" is listed only when the system has it
+DATA_CHOICES = (("mnist", "MNIST 5k (quick)", "5,000 handwritten digits shipped with CNN Studio: 4,000 to train "
+                 "on, 1,000 to test; an epoch takes seconds"),
+                ("mnist-full", "MNIST full (60,000)", "All of MNIST: 60,000 digits to train on, 10,000 to test; "
+                 "an epoch takes a minute or two"),
+                ("fashion", "Fashion-MNIST", "70,000 pictures of clothes in 10 classes (T-shirt/top, Trouser, ... "
+                 "Ankle boot), from the dataset-fashion-mnist package"),
+                ("idx", "IDX data set (open one first)", "Your own IDX files: File > Open IDX data set"),
+                ("mine", "My digits", "The digits you drew and labelled in My digits"),
+                ("mix", "MNIST 5k + my digits", "The shipped 5,000 digits and yours together"))
 OPTIMIZER_CHOICES = (("adam", "Adam"), ("sgd", "SGD with momentum"))
 
 
 class TrainingSettingsForm(QWidget):
     """The controls of a ``TrainingSettings``; ``edited()`` when the learner changes one,
-    ``open_idx_requested()`` for the Open... button next to the data choice."""
+    ``open_idx_requested()`` for the Open... button next to the data choice (its menu also has
+    ``class_names_requested()``: class names for the opened IDX set).
+
+    ``fashion`` : list Fashion-MNIST; None: when its files are installed (``fashion_mnist_available``).
+    """
 
     edited = Signal()
     open_idx_requested = Signal()
+    class_names_requested = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, fashion: bool | None = None):
         super().__init__(parent)
         self._running = False
         form = QFormLayout(self)
@@ -31,14 +44,28 @@ class TrainingSettingsForm(QWidget):
         data_row = QHBoxLayout()
         self.data_combo = QComboBox()
         self.data_combo.setObjectName("dataCombo")
-        for key, text in DATA_CHOICES:
-            self.data_combo.addItem(text, key)
+        fashion = fashion_mnist_available() if fashion is None else fashion
+        for key, text, tip in DATA_CHOICES:
+            if key != "fashion" or fashion:
+                self.data_combo.addItem(text, key)
+                self.data_combo.setItemData(self.data_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.data_combo.currentIndexChanged.connect(self._edited)
         self.open_idx_button = QToolButton()
+        self.open_idx_button.setObjectName("openIdxButton")
         self.open_idx_button.setText("Open…")
         self.open_idx_button.setToolTip("Open an IDX data set (MNIST, Fashion-MNIST, KMNIST, EMNIST digits): "
-                                        "an images file, then its labels file")
+                                        "an images file, then its labels file; class names come from a "
+                                        "classes.txt or *.names file beside it, or from the arrow's menu")
         self.open_idx_button.clicked.connect(lambda checked=False: self.open_idx_requested.emit())
+        menu = QMenu(self.open_idx_button)
+        self.open_idx_action = QAction("Open IDX data set…", menu)
+        self.open_idx_action.triggered.connect(lambda checked=False: self.open_idx_requested.emit())
+        self.class_names_action = QAction("Class names for the IDX data set…", menu)
+        self.class_names_action.setObjectName("classNamesAction")
+        self.class_names_action.triggered.connect(lambda checked=False: self.class_names_requested.emit())
+        menu.addActions([self.open_idx_action, self.class_names_action])
+        self.open_idx_button.setMenu(menu)
+        self.open_idx_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         data_row.addWidget(self.data_combo, 1)
         data_row.addWidget(self.open_idx_button)
         form.addRow("Data", data_row)
@@ -116,7 +143,8 @@ class TrainingSettingsForm(QWidget):
         ).validate()
 
     def set_settings(self, settings: TrainingSettings, idx_open: bool = False) -> None:
-        """Show ``settings`` (a loaded model's, say); "idx" data shows as MNIST unless an IDX set is open."""
+        """Show ``settings`` (a loaded model's, say); "idx" data shows as MNIST unless an IDX set is open,
+        and data this machine lacks (Fashion-MNIST not installed) as MNIST too."""
         with qt_signals_blocked(*self.widgets):
             self.optimizer_combo.setCurrentIndex(max(0, self.optimizer_combo.findData(settings.optimizer)))
             self.learning_rate_spin.setValue(settings.learning_rate)

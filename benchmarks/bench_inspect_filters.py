@@ -1,5 +1,6 @@
-"""What filters want: activation maximisation per stage, top patches on the 4,000 training digits, how far
-each filter rises over a blank input, and the GUI thread's share (showing results, a kernel edit).
+"""What filters want: activation maximisation (of each filter's centre unit) per stage, top patches on the
+4,000 training digits, how far each filter rises over a blank input, and the GUI thread's share (showing
+results, a kernel edit).
 
 Run: .venv/bin/python benchmarks/bench_inspect_filters.py  (one engine thread, as the view's worker uses)
 """
@@ -44,20 +45,21 @@ def engine_numbers(network, train) -> None:
 
 
 def rise_over_blank(network, train) -> None:
-    print("\nrise over a blank input (reached / max(blank, 1e-3 x the stage's mean on digits)):")
+    print("\nrise over a blank input: the centre unit's activation reached / max(its activation on an all-zero "
+          "input, 1e-3 x the stage's mean on digits):")
     for stage in range(len(network.conv_specs)):
         ascent = fw.ascend(network, stage)
-        maps = fw.stage_activations(network, np.zeros((1,) + network.input_shape, np.float32), stage)[0]
         floor = fw.BLANK_FLOOR * float(fw.stage_activations(network, train.images[:500], stage).mean())
         silent = fw.activation_upper_bound(network, stage) <= 0
-        mean_ratio = ascent.activation / np.maximum(maps.mean(axis=(1, 2)), floor)
-        peak_ratio = ascent.peak / np.maximum(maps.max(axis=(1, 2)), floor)
-        live = ~silent
-        print(f"  conv {stage + 1}: silent filters {[int(f) + 1 for f in np.flatnonzero(silent)]}; "
-              f"mean >= 10x for {int(np.sum(mean_ratio[live] >= 10))} of {int(live.sum())} "
-              f"(lowest {mean_ratio[live].min():.1f}x, filter {int(np.flatnonzero(live)[mean_ratio[live].argmin()]) + 1}); "
-              f"peak >= 10x for {int(np.sum(peak_ratio[live] >= 10))} of {int(live.sum())} "
-              f"(lowest {peak_ratio[live].min():.1f}x)")
+        ratio = ascent.activation / np.maximum(ascent.blank, floor)
+        live = np.flatnonzero(~silent)
+        low = live[ratio[live].argmin()]
+        field = ascent.field
+        print(f"  conv {stage + 1} (centre unit {ascent.centre}, field {field.height}x{field.width}): silent filters "
+              f"{[int(f) + 1 for f in np.flatnonzero(silent)]}; >= 10x for {int(np.sum(ratio[live] >= 10))} of "
+              f"{live.size}; lowest {ratio[low]:.1f}x (filter {int(low) + 1}: {ascent.activation[low]:.3f} over "
+              f"blank {ascent.blank[low]:.3f})")
+        print(f"    per filter: {' '.join(f'{r:.0f}x' if f in live else 'silent' for f, r in enumerate(ratio))}")
 
 
 def gui_numbers(network) -> None:

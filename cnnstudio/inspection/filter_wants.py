@@ -2,20 +2,21 @@
 
 Qt-free.  Two views of one conv filter (stage k, filter f), on inputs in [0, 1] (0 = background):
 
-- :func:`maximise_activation` (activation maximisation): gradient ascent on the input, all the
-  stage's filters at once as ONE batch (image f climbs filter f's mean activation), from a seeded
-  start, with a small L2 pull toward the background and a smoothed gradient so the picture is a
-  pattern rather than pixel noise;
+- :func:`maximise_activation` (activation maximisation, as in the deep visualization toolbox): gradient
+  ascent on the input of the activation of the filter's *centre unit*, the cell (h // 2, w // 2) of its
+  activation map, all the stage's filters at once as ONE batch.  Only the unit's receptive field
+  (``core.receptive_field``) can move it, so the ascent changes only those pixels: from a seeded start
+  there, with mid-grey (0.5, "does not matter") everywhere else and a small L2 pull toward mid-grey, the
+  picture is the pattern the unit wants in its field (kernel-like for conv 1, a stroke fragment deeper);
 - :func:`top_patches`: over a data set, the k images where the filter's strongest response is
   highest (at most one position per image), with the input patch that position sees (its
-  receptive field, ``core.receptive_field``; zeros where the field reaches past the border).
+  receptive field; zeros where the field reaches past the border).
 
-A filter's *activation* on an image is the mean of its activation map (the ascent's objective);
-its *peak* is the map's maximum (what :func:`top_patches` ranks).  "10x over blank": the reached
-activation is at least 10 x max(blank, floor), where blank is the activation on an all-zero input
-(0 when ReLU cuts a negative bias) and floor is 1e-3 x the stage's mean activation on real digits,
-so a filter whose blank response is 0 must still reach a real fraction of what digits give it.
-A filter that no input in [0, 1] can make fire (:func:`activation_upper_bound` <= 0) is *silent*.
+A filter's *activation* (the ascent's objective) is its centre unit's activation; *blank* is that unit's
+activation on an all-zero input (0 when ReLU cuts a negative bias).  "10x over blank": the reached
+activation is at least 10 x max(blank, floor), floor = 1e-3 x the stage's mean activation on real digits,
+so a filter whose blank response is 0 must still reach a real fraction of what digits give it.  A filter
+that no input in [0, 1] can make fire (:func:`activation_upper_bound` <= 0) is *silent*: nothing to raise.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnstudio.core.receptive_field import MapTarget, receptive_field
+from cnnstudio.core.receptive_field import MapTarget, Rect, receptive_field
 from cnnstudio.engine import (
     activation_forward,
     avgpool2d_forward,
@@ -32,29 +33,40 @@ from cnnstudio.engine import (
     maxpool2d_forward,
 )
 
-STEPS = 200
-LEARNING_RATE = 0.06   # per step, in pixel units (the step is the gradient scaled to a largest value of 1)
-L2 = 0.02              # pull toward the background (0), relative to the scaled gradient
+STEPS = 40
+LEARNING_RATE = 0.15   # per step, in pixel units (the step is the gradient scaled to a largest value of 1)
+L2 = 0.02              # pull toward mid-grey, relative to the scaled gradient: pixels the unit barely uses stay grey
+GREY = 0.5             # the start outside the receptive field and what the L2 pull aims at: "does not matter"
+BLUR_FROM = 6          # smooth the step when the centre unit's field is at least this many pixels across
 BLANK_FLOOR = 1e-3     # of the stage's mean activation on real digits: the "10x over blank" floor
 _BLUR = np.array([0.25, 0.5, 0.25], dtype=np.float32)  # its spectrum cos^2 >= 0: a blurred ascent still climbs
 
 
 @dataclass
 class Ascent:
-    """Activation maximisation of a stage's chosen filters.
+    """Activation maximisation of a stage's chosen filters (objective: each filter's centre unit).
 
-    images     : (F, C, H, W) float32 in [0, 1], image i is what filter ``filters[i]`` wants
+    images     : (F, C, H, W) float32 in [0, 1], image i is what filter ``filters[i]``'s centre unit wants
+                 (mid-grey outside its receptive field)
     filters    : (F,) the filter indices
-    activation : (F,) mean activation of filter ``filters[i]`` on image i
-    peak       : (F,) its largest activation on image i
-    history    : (steps + 1, F) the mean activation before each step and at the end
+    activation : (F,) the centre unit's activation of filter ``filters[i]`` on image i
+    blank      : (F,) the same unit's activation on an all-zero input
+    peak       : (F,) the largest activation of that filter's map on image i
+    mean       : (F,) the mean of that map on image i
+    history    : (steps + 1, F) the centre activation before each step and at the end
+    centre     : (row, col) the centre unit on the stage's activation maps
+    field      : the centre unit's receptive field on the input (clipped, inclusive ``Rect``)
     """
 
     images: np.ndarray
     filters: np.ndarray
     activation: np.ndarray
+    blank: np.ndarray
     peak: np.ndarray
+    mean: np.ndarray
     history: np.ndarray
+    centre: tuple
+    field: Rect
 
 
 @dataclass
@@ -111,6 +123,18 @@ def _check_filters(filters, count: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- activation maximisation
 
+def centre_unit(network, stage: int) -> tuple[int, int]:
+    """(row, col) = (h // 2, w // 2) of conv stage ``stage``'s activation maps: the unit the ascent climbs."""
+    g = network.geometry()[_check_stage(network, stage)]
+    return g.height // 2, g.width // 2
+
+
+def centre_field(network, stage: int) -> Rect:
+    """The centre unit's receptive field on the network's input (clipped, inclusive)."""
+    row, col = centre_unit(network, stage)
+    return receptive_field(network, MapTarget(stage, "activation", 0, row, col)).input_rect
+
+
 def _blur(x: np.ndarray) -> np.ndarray:
     """A separable [1/4, 1/2, 1/4] blur of the last two axes (edges repeated)."""
     p = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
@@ -118,35 +142,29 @@ def _blur(x: np.ndarray) -> np.ndarray:
     return _BLUR[0] * y[..., :-2] + _BLUR[1] * y[..., 1:-1] + _BLUR[2] * y[..., 2:]
 
 
-def _candidate_starts(shape: tuple, rng) -> np.ndarray:
-    """Seeded starting images (M, C, H, W): faint noise first, then grey, smooth blobs and strokes.
+def _candidate_starts(shape: tuple, inside: np.ndarray, rng) -> np.ndarray:
+    """Seeded starting images (M, C, H, W): grey everywhere, and in the field (``inside``, (H, W) bool)
+    grey with faint noise first, then uniform noise, smooth blobs and strokes.
 
-    A ReLU filter silent on the faint start has a zero gradient there, so each filter starts from
-    the candidate it responds to most (the faint one when none is better).
+    A ReLU unit silent on the grey start has a zero gradient there, so each filter starts from the
+    candidate its centre unit responds to most (the first when none is better).
     """
     C, H, W = shape
-    faint = 0.1 + 0.02 * rng.standard_normal((1, C, H, W))
-    grey = 0.5 + 0.1 * rng.standard_normal((1, C, H, W))
-    noise = rng.uniform(0.0, 1.0, (2, C, H, W))
-    blobs = rng.uniform(0.0, 1.0, (4, C, H, W))
-    for _ in range(3):
-        blobs = _blur(blobs.astype(np.float32))
+    faint = GREY + 0.05 * rng.standard_normal((1, C, H, W))
+    noise = rng.uniform(0.0, 1.0, (3, C, H, W))
+    blobs = rng.uniform(0.0, 1.0, (4, C, H, W)).astype(np.float32)
+    for _ in range(2):
+        blobs = _blur(blobs)
     low, high = blobs.min(axis=(2, 3), keepdims=True), blobs.max(axis=(2, 3), keepdims=True)
     blobs = (blobs - low) / np.maximum(high - low, 1e-6)
     strokes = (blobs > 0.6).astype(np.float32)
-    return np.clip(np.concatenate([faint, grey, noise, blobs, strokes]), 0.0, 1.0).astype(np.float32)
-
-
-def _one_hot_objective(count: int, filters: np.ndarray, height: int, width: int) -> np.ndarray:
-    """grad_activation (F, count, h, w): image i's objective is filter filters[i]'s mean activation."""
-    grad = np.zeros((filters.size, count, height, width), dtype=np.float32)
-    grad[np.arange(filters.size), filters] = 1.0 / (height * width)
-    return grad
+    starts = np.concatenate([faint, noise, blobs, strokes])
+    return np.clip(np.where(inside, starts, GREY), 0.0, 1.0).astype(np.float32)
 
 
 def ascend(network, stage: int, filters=None, steps: int = STEPS, lr: float = LEARNING_RATE, l2: float = L2,
-           blur: bool = True, jitter: int = 0, seed: int = 0, input_shape=None) -> Ascent:
-    """Activation maximisation with its history: see :func:`maximise_activation`."""
+           blur: bool | None = None, jitter: int = 0, seed: int = 0, input_shape=None) -> Ascent:
+    """Activation maximisation with its history and numbers: see :func:`maximise_activation`."""
     stage = _check_stage(network, stage)
     shape = tuple(network.input_shape if input_shape is None else input_shape)
     if shape != network.input_shape:
@@ -157,11 +175,21 @@ def ascend(network, stage: int, filters=None, steps: int = STEPS, lr: float = LE
     g = network.geometry(shape)[stage]
     filters = _check_filters(filters, g.filters)
     F, rows = filters.size, np.arange(filters.size)
+    row, col = g.height // 2, g.width // 2
+    field = centre_field(network, stage)
+    inside = np.zeros(shape[1:], dtype=bool)
+    inside[field.row0:field.row1 + 1, field.col0:field.col1 + 1] = True
+    if blur is None:  # a 3x3 field is the kernel itself: blurring would smear it
+        blur = min(field.height, field.width) >= BLUR_FROM
     rng = np.random.default_rng(seed)
-    starts = _candidate_starts(shape, rng)
-    liking = stage_activations(network, starts, stage)[:, filters].mean(axis=(2, 3))  # (M, F)
-    x = np.ascontiguousarray(starts[np.argmax(liking, axis=0)])  # argmax: the faint start on a tie
-    objective = _one_hot_objective(g.filters, filters, g.height, g.width)
+    starts = _candidate_starts(shape, inside, rng)
+    liking = stage_activations(network, starts, stage)[:, filters, row, col]   # (M, F)
+    # the smooth grey start where the unit is already awake there (noise would linger in the picture),
+    # else the candidate it responds to most
+    choice = np.where(liking[0] > 0, 0, np.argmax(liking, axis=0))
+    x = np.ascontiguousarray(starts[choice])
+    objective = np.zeros((F, g.filters, g.height, g.width), dtype=np.float32)
+    objective[rows, filters, row, col] = 1.0                                     # one-hot: the centre unit
     history = np.zeros((steps + 1, F), dtype=np.float32)
     for step in range(steps + 1):
         if jitter and step < steps:  # climb a shifted copy, so no pattern depends on one exact pixel grid
@@ -172,23 +200,26 @@ def ascend(network, stage: int, filters=None, steps: int = STEPS, lr: float = LE
         else:
             result = network.input_gradients(x, stage=stage, grad_activation=objective)
             gradient = result.input
-        history[step] = result.activations[stage][rows, filters].mean(axis=(1, 2))
+        history[step] = result.activations[stage][rows, filters, row, col]
         if step == steps:
             break
         if blur:
             gradient = _blur(gradient)
+        gradient = np.where(inside, gradient, 0.0)  # pixels outside the field stay grey (jitter and blur spill)
         largest = np.abs(gradient).reshape(F, -1).max(axis=1).reshape(F, 1, 1, 1)
-        ascent = gradient / np.maximum(largest, 1e-12) - l2 * x
+        ascent = gradient / np.maximum(largest, 1e-12) - l2 * (x - GREY)
         rate = lr * (0.55 + 0.45 * np.cos(np.pi * step / max(steps, 1)))  # smaller steps at the end: it settles
         x = np.clip(x + rate * ascent, 0.0, 1.0).astype(np.float32)
     maps = result.activations[stage][rows, filters]
-    return Ascent(x, filters, maps.mean(axis=(1, 2)).astype(np.float32), maps.max(axis=(1, 2)).astype(np.float32),
-                  history)
+    blank = blank_activation(network, stage)[filters]
+    return Ascent(x, filters, maps[:, row, col].astype(np.float32), blank.astype(np.float32),
+                  maps.max(axis=(1, 2)).astype(np.float32), maps.mean(axis=(1, 2)).astype(np.float32),
+                  history, (row, col), field)
 
 
 def maximise_activation(network, stage: int, filters=None, steps: int = STEPS, lr: float = LEARNING_RATE,
-                        l2: float = L2, blur: bool = True, jitter: int = 0, seed: int = 0) -> np.ndarray:
-    """The input each filter of a conv stage likes best, by gradient ascent on the pixels.
+                        l2: float = L2, blur: bool | None = None, jitter: int = 0, seed: int = 0) -> np.ndarray:
+    """The input each filter's centre unit likes best, by gradient ascent on the pixels of its receptive field.
 
     Parameters
     ----------
@@ -197,26 +228,28 @@ def maximise_activation(network, stage: int, filters=None, steps: int = STEPS, l
     filters : indices of the stage's filters to picture, default all
     steps : ascent steps; each one is ONE batch forward + backward of all chosen filters
     lr : step size in pixel units (each step's gradient is scaled to a largest value of 1)
-    l2 : pull toward the background 0 (a small regulariser: pixels the filter does not need fade)
-    blur : smooth each step's gradient with a 3x3 [1/4, 1/2, 1/4] kernel (a pattern, not pixel noise)
-    jitter : if > 0, climb a copy rolled by up to ``jitter`` pixels each step
-    seed : the start (faint seeded noise, or the seeded grey/blob/stroke candidate the filter
-        responds to most) and the jitter come from it: the same seed gives the same pictures
+    l2 : pull toward mid-grey (a small regulariser: pixels the unit barely uses stay "does not matter")
+    blur : smooth each step's gradient with a 3x3 [1/4, 1/2, 1/4] kernel (for large fields: a pattern,
+        not pixel noise); the step stays inside the field either way
+    jitter : if > 0, climb a copy rolled by up to ``jitter`` pixels each step (a neighbouring unit: a picture
+        less tied to one pixel grid, not a surer climb); the step still stays in the centre unit's field
+    seed : the start in the field (grey with faint seeded noise, or the seeded noise/blob/stroke candidate
+        the unit responds to most) and the jitter come from it: the same seed gives the same pictures
 
     Returns
     -------
-    images : (F, C, H, W) float32 in [0, 1]; image i raises filter ``filters[i]``'s mean activation
-        (on the shipped model, at least 10x over a blank input for every filter that can fire and
-        whose bias leaves room: see the module docstring)
+    images : (F, C, H, W) float32 in [0, 1], mid-grey outside the centre unit's receptive field; image i
+        raises filter ``filters[i]``'s centre unit (on the shipped model, at least 10x over a blank input
+        for every filter that can fire: see the module docstring)
     """
     return ascend(network, stage, filters, steps, lr, l2, blur, jitter, seed).images
 
 
 def blank_activation(network, stage: int) -> np.ndarray:
-    """(F,) every filter's mean activation on an all-zero input of the network's size."""
-    stage = _check_stage(network, stage)
+    """(F,) every filter's centre-unit activation on an all-zero input of the network's size."""
+    row, col = centre_unit(network, stage)
     blank = np.zeros((1,) + tuple(network.input_shape), dtype=np.float32)
-    return stage_activations(network, blank, stage)[0].mean(axis=(1, 2))
+    return stage_activations(network, blank, stage)[0, :, row, col]
 
 
 def activation_upper_bound(network, stage: int, input_shape=None) -> np.ndarray:

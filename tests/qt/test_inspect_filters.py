@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.qt.inspection.filters_view import CARD_SIZE
 
-SLOW = 90_000  # ms: the machine is shared; an ascent takes 0.1-1 s alone
+SLOW = 90_000  # ms: the machine is shared; an ascent takes 15-100 ms alone
 
 
 def open_filters(qtbot, window):
@@ -23,7 +23,7 @@ def open_filters(qtbot, window):
 
 
 def shown_pictures(view):
-    """Each card's preferred input as grey levels (H, W), read back from the card's QImage."""
+    """Each card's preferred input as grey levels (h, w), read back from the card's QImage."""
     pictures = []
     for card in view.cards:
         assert card.picture is not None and not card.picture.isNull()
@@ -40,10 +40,16 @@ def test_cards_show_pictures_per_layer_and_top_patches_on_press(qtbot, window):
     result = view.ascents[0][1].ascent
     assert np.isfinite(result.images).all() and result.images.min() >= 0 and result.images.max() <= 1
     pictures = shown_pictures(view)
-    assert all(p.shape == (28, 28) for p in pictures)
+    # the centre unit's 3x3 field and a pixel around it, outlined on the card
+    assert all(p.shape == (5, 5) for p in pictures)
+    assert all(card.field == (1, 1, 3, 3) for card in view.cards)
     assert any(p.std() > 10 for p in pictures)  # patterns, not flat grey
+    for p in pictures:  # the ring around the field is mid-grey: only the field matters to the unit
+        ring = np.concatenate([p[0], p[-1], p[1:-1, 0], p[1:-1, -1]])
+        assert np.all(np.abs(ring.astype(int) - int(pictures[0][0, 0])) <= 1) and 100 < ring[0] < 160
     assert "silent" in view.cards[1].caption    # the shipped conv 1 filter 2 can never fire on [0, 1]
-    assert "mean" in view.cards[0].caption
+    assert "centre" in view.cards[0].caption and "blank" in view.cards[0].caption
+    assert "3×3 receptive field" in view.status.text()
     assert "press to compute" in view.findChild(type(view.reason), "filtersPatchesReason").text().lower()
 
     # the next layer, with the combo's keys
@@ -53,7 +59,9 @@ def test_cards_show_pictures_per_layer_and_top_patches_on_press(qtbot, window):
     assert view.stage == 1
     qtbot.waitUntil(lambda: 1 in view.ascents, timeout=SLOW)
     qtbot.waitUntil(lambda: view.cards[0].picture is not None, timeout=SLOW)
-    assert len(view.cards) == 16 and len(shown_pictures(view)) == 16
+    assert len(view.cards) == 16
+    assert all(p.shape == (10, 10) for p in shown_pictures(view))  # conv 2's centre unit sees 8x8 pixels
+    assert "8×8 receptive field" in view.status.text()
     assert view.grid.count() == 16  # conv 1's cards left the grid
 
     # top patches: press, wait, nine per card, finite, from the training digits
@@ -88,6 +96,8 @@ def test_a_kernel_edit_reruns_the_pictures_and_marks_patches_stale(qtbot, window
     assert not np.array_equal(before, after)
     # filter 1 now wants ink at the bottom right of its window, none at the top left
     assert view.playground.network.weight(0)[0, 0, 2, 2] == 2.0
+    field = view.ascents[0][1].ascent.field
+    assert after[0, field.row1, field.col1] > 0.9 and after[0, field.row0, field.col0] < 0.1
     assert "weights changed" in view.reason.text()
     assert np.isfinite(after).all()
 

@@ -1,11 +1,13 @@
 """What each filter wants: per conv layer, one card per filter with the input it likes best and the
 nine training patches that excite it most.
 
-The picture is activation maximisation: gradient ascent on the pixels (200 steps, all the layer's
-filters as one batch) from faint seeded noise, so the same weights always give the same picture.  It
-runs in a worker thread (0.1-1 s) and again whenever the weights change (latest wins, only while the
-tab is shown).  The top patches scan every training digit of the data chosen in the Training dock
-(4,000 for MNIST 5k, a few tenths of a second): press to compute.  Click a card to select its filter.
+The picture is activation maximisation of the filter's centre unit: gradient ascent on the pixels of
+its receptive field (40 steps, all the layer's filters as one batch) from a seeded start, everything
+else mid-grey ("does not matter"), so the same weights always give the same picture.  A card shows the
+field (outlined) with a pixel of its surroundings.  It runs in a worker thread (tens of milliseconds)
+and again whenever the weights change (latest wins, only while the tab is shown).  The top patches scan
+every training digit of the data chosen in the Training dock (4,000 for MNIST 5k, a few tenths of a
+second): press to compute.  Click a card to select its filter.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from cnnstudio.render.mosaic import INK_LUT
 from .filters_worker import ASCENT, PATCHES, FiltersComputer, FiltersRequest
 
 PICTURE = 96          # side of the preferred input on a card (pixels)
+MARGIN = 1            # input pixels shown around the centre unit's receptive field
 PATCH_GAP = 3
 CARD_SIZE = QSize(2 * PICTURE + 30, PICTURE + 46)
 NO_CONV = "This view needs a conv layer: the network has none. Add one in the layer settings."
@@ -50,6 +53,19 @@ def _grey_qimage(image: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
+def field_crop(ascent, index: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Image ``index`` of an ``Ascent`` cropped to its centre unit's field and MARGIN pixels around it.
+
+    Returns the crop (C, h, w) and the field inside it as (row0, col0, rows, cols).
+    """
+    field = ascent.field
+    image = ascent.images[index]
+    H, W = image.shape[1:]
+    r0, c0 = max(field.row0 - MARGIN, 0), max(field.col0 - MARGIN, 0)
+    r1, c1 = min(field.row1 + MARGIN, H - 1), min(field.col1 + MARGIN, W - 1)
+    return image[:, r0:r1 + 1, c0:c1 + 1], (field.row0 - r0, field.col0 - c0, field.height, field.width)
+
+
 class FilterCard(QWidget):
     """One filter: its preferred input (left), its nine top patches (right, 3x3) and the activation reached."""
 
@@ -59,6 +75,7 @@ class FilterCard(QWidget):
         super().__init__(parent)
         self.filter_index = filter_index
         self.picture: QImage | None = None
+        self.field: tuple[int, int, int, int] | None = None   # the receptive field in the picture's pixels
         self.patches: list[QImage] = []
         self.caption = "computing..."
         self.patch_caption = ""
@@ -67,13 +84,18 @@ class FilterCard(QWidget):
         self.setFixedSize(CARD_SIZE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
-    def set_ascent(self, image: np.ndarray | None, mean: float, peak: float, silent: bool) -> None:
+    def set_ascent(self, image: np.ndarray | None, field, activation: float, blank: float, peak: float,
+                   mean: float, silent: bool) -> None:
+        """Show ``image`` (C, h, w), a crop with the centre unit's ``field`` (row0, col0, rows, cols) inside."""
         self.picture = None if image is None else _grey_qimage(image)
+        self.field = field
         self.silent = silent
         self.caption = ("silent on every input in [0, 1]" if silent
-                        else f"mean {mean:.2f} · peak {peak:.2f}")
-        self.setToolTip(f"Filter {self.filter_index + 1}: the input it likes best raises its mean activation to "
-                        f"{mean:.3f} (peak {peak:.3f}).\nRight: the 9 training patches that excite it most.")
+                        else f"centre {activation:.2f} · blank {blank:.2f}")
+        self.setToolTip(f"Filter {self.filter_index + 1}: the pattern its centre unit likes best in its receptive "
+                        f"field (outlined; grey = does not matter)\nraises that unit's activation to {activation:.3f} "
+                        f"(on a blank input: {blank:.3f}); over the whole map: peak {peak:.3f}, mean {mean:.3f}."
+                        "\nRight: the 9 training patches that excite the filter most.")
         self.update()
 
     def set_patches(self, patches: np.ndarray | None, values: np.ndarray | None = None) -> None:
@@ -106,11 +128,20 @@ class FilterCard(QWidget):
         top = 22.0
         left = QRectF(8, top, PICTURE, PICTURE)
         painter.fillRect(left, QColor("#000000"))
-        if self.picture is not None:
-            painter.drawImage(left, self.picture)
         frame = QPen(theme.border(), 1)
-        painter.setPen(frame)  # an all-ink picture must not melt into a light card
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self.picture is not None:
+            # square pixels: a non-square crop is centred in the square
+            scale = PICTURE / max(self.picture.width(), self.picture.height())
+            shown = QRectF(0, 0, self.picture.width() * scale, self.picture.height() * scale)
+            shown.moveCenter(left.center())
+            painter.drawImage(shown, self.picture)
+            if self.field is not None:
+                row0, col0, rows, cols = self.field
+                painter.setPen(QPen(theme.accent(), 2))
+                painter.drawRect(QRectF(shown.left() + col0 * scale, shown.top() + row0 * scale,
+                                        cols * scale, rows * scale))
+        painter.setPen(frame)  # an all-ink picture must not melt into a light card
         painter.drawRect(left.adjusted(-0.5, -0.5, 0.5, 0.5))
         cell = (PICTURE - 2 * PATCH_GAP) / 3
         x0 = 8 + PICTURE + 12
@@ -317,7 +348,9 @@ class FiltersView(QWidget):
             self.last_ascent_seconds = seconds
             self.ascents[stage] = (request.version, result)
             self.ascent_runs += 1
-            self.status.setText(f"Conv {stage + 1}: the input each filter likes best, after "
+            field = result.ascent.field
+            self.status.setText(f"Conv {stage + 1}: what each filter's centre unit wants in its {field.height}×"
+                                f"{field.width} receptive field (outlined; grey = does not matter), after "
                                 f"{result.ascent.history.shape[0] - 1} steps of gradient ascent on the pixels "
                                 f"({seconds * 1000:.0f} ms, in the background).")
         else:
@@ -346,7 +379,9 @@ class FiltersView(QWidget):
         if ascent is not None and len(ascent[1].bound) == len(self.cards):
             a = ascent[1].ascent
             for f, card in enumerate(self.cards):
-                card.set_ascent(a.images[f], float(a.activation[f]), float(a.peak[f]), bool(ascent[1].bound[f] <= 0))
+                crop, field = field_crop(a, f)
+                card.set_ascent(crop, field, float(a.activation[f]), float(a.blank[f]), float(a.peak[f]),
+                                float(a.mean[f]), bool(ascent[1].bound[f] <= 0))
         top = self.patches.get(stage)
         if top is not None and top[1].patches.shape[0] == len(self.cards):
             for f, card in enumerate(self.cards):

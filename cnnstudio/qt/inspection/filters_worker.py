@@ -1,7 +1,8 @@
 """What-filters-want computations off the GUI thread: activation maximisation and the top patches.
 
-Activation maximisation of a stage (200 batch steps) takes ~0.1-1 s, the top patches of 4,000 training
-digits ~0.2-0.5 s: both too long for a frame, so they run in one worker ``QThread``.  Latest request wins,
+Activation maximisation of a stage (40 batch steps on its centre units) takes ~15-100 ms on the default
+network and more on wider ones, the top patches of 4,000 training digits ~0.2-0.5 s: both too long for a
+frame, so they run in one worker ``QThread``.  Latest request wins,
 per kind: while one runs, newer requests of its kind replace each other and only the newest runs next; a
 running top-patches scan stops between batches when a newer one is asked for.  Only copies cross: a copy of
 the network goes in, an ``Ascent`` or ``TopPatches`` comes out.

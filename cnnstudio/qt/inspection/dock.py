@@ -13,7 +13,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QTabWidget
 
 DOCK_HEIGHT = 480
 
@@ -73,13 +73,7 @@ class InspectDock(QDockWidget):
 
     @staticmethod
     def _make_view(module: str, name: str, context: InspectContext):
-        try:
-            view_class = getattr(importlib.import_module(f"{__package__}.{module}"), name)
-        except (ImportError, AttributeError):  # a view not built yet: say so in its tab
-            label = QLabel(f"{name} is not available in this build.")
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            return label
-        return view_class(context)
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(context)
 
     def show_tab(self, module: str) -> None:
         """Show the dock with the view of ``module`` (e.g. ``"attribution_view"``) in front."""

@@ -1,0 +1,51 @@
+"""The Inspect dock as a whole: Ctrl+I shows it beside Explain, one tab per view, each tab reachable by a
+click, its help text, and every view's background work stopped with the window."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTabBar
+
+from cnnstudio.qt.inspection.dock import TABS
+from cnnstudio.qt.window_help import PANEL_HELP
+
+
+def test_ctrl_i_shows_the_dock_with_a_tab_per_view(qtbot, window):
+    dock = window.inspect_dock
+    assert not dock.isVisible() and dock.objectName() == "inspectDock"
+    qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(dock.isVisible)
+    assert [dock.tabs.tabText(k) for k in range(dock.tabs.count())] == [title for title, *_ in TABS]
+    view_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&View")
+    assert dock.toggle_action in view_menu.actions()
+    qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not dock.isVisible())
+
+
+def test_every_tab_is_one_click_away_and_shows_its_view(qtbot, window):
+    dock = window.inspect_dock
+    dock.show()
+    bar = dock.tabs.findChild(QTabBar)
+    for index, (title, module, _, object_name) in enumerate(TABS):
+        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+        view = dock.views[module]
+        qtbot.waitUntil(view.isVisible)
+        assert dock.tabs.currentWidget() is view and view.objectName() == object_name
+        assert window.findChild(type(view), object_name) is view
+
+
+def test_the_dock_has_its_help_and_shares_the_bottom_with_the_other_docks(window):
+    assert "Grad-CAM" in PANEL_HELP["inspect"][1] and "Ctrl+I" in PANEL_HELP["inspect"][1]
+    assert "Grad-CAM" in window.inspect_dock.whatsThis()
+    assert window.dockWidgetArea(window.inspect_dock) == window.dockWidgetArea(window.explain_dock)
+
+
+def test_stop_ends_every_views_background_thread(qtbot, window):
+    dock = window.inspect_dock
+    for module in ("attribution_view", "filters_view", "space_view"):  # the views with a worker thread
+        dock.show_tab(module)
+    qtbot.wait(50)
+    threads = {module: dock.views[module].computer._thread for module in ("attribution_view", "filters_view",
+                                                                           "space_view")}
+    assert any(thread.isRunning() for thread in threads.values())
+    dock.stop()
+    assert [module for module, thread in threads.items() if thread.isRunning()] == []

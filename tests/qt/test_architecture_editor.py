@@ -89,6 +89,17 @@ def field(editor, index: int, key: str):
     return editor.findChild(QWidget, f"arch{index}_{key}")
 
 
+def editor_tab(qtbot, playground, size=(380, 800)) -> QtLayerSettings:
+    """A shown Layer settings panel of ``playground`` (``size`` or its own), on its Architecture tab."""
+    settings = QtLayerSettings(playground)
+    qtbot.addWidget(settings)
+    if size is not None:
+        settings.resize(*size)
+    settings.show()
+    settings.tabs.setCurrentIndex(1)
+    return settings
+
+
 def open_editor(qtbot, window):
     settings = window.layer_settings
     bar = settings.tabs.tabBar()
@@ -202,11 +213,7 @@ def test_a_preset_applies_and_undo_restores_the_network_bit_for_bit(qtbot, windo
 
 
 def test_an_impossible_edit_is_explained_next_to_the_layer_and_cannot_be_applied(qtbot, playground):
-    settings = QtLayerSettings(playground)
-    qtbot.addWidget(settings)
-    settings.resize(380, 800)
-    settings.show()
-    settings.tabs.setCurrentIndex(1)
+    settings = editor_tab(qtbot, playground)
     editor = settings.architecture
     layers = list(playground.network.layers)
     type_into(qtbot, field(editor, 1, "padding"), "3")   # conv 2: padding 3 >= kernel 3
@@ -228,11 +235,7 @@ def test_an_impossible_edit_is_explained_next_to_the_layer_and_cannot_be_applied
 
 
 def test_dropout_is_edited_applied_and_saved(qtbot, playground, tmp_path):
-    settings = QtLayerSettings(playground)
-    qtbot.addWidget(settings)
-    settings.resize(380, 800)
-    settings.show()
-    settings.tabs.setCurrentIndex(1)
+    settings = editor_tab(qtbot, playground)
     editor = settings.architecture
     click(qtbot, editor.findChild(QPushButton, "archAddDense"))
     type_into(qtbot, field(editor, 2, "dropout"), "0.35")
@@ -247,10 +250,7 @@ def test_dropout_is_edited_applied_and_saved(qtbot, playground, tmp_path):
 
 
 def test_a_network_change_elsewhere_refreshes_the_draft(qtbot, playground):
-    settings = QtLayerSettings(playground)
-    qtbot.addWidget(settings)
-    settings.show()
-    settings.tabs.setCurrentIndex(1)
+    settings = editor_tab(qtbot, playground, size=None)
     editor = settings.architecture
     click(qtbot, editor.findChild(QPushButton, "archAddConv"))
     assert editor.draft.changed
@@ -277,3 +277,21 @@ def test_sixty_four_filters_and_four_stages_scroll_rather_than_squeeze(qtbot, wi
         panel = maps._panels[(k, "conv")]
         shown = panel.view.mapViewToDevice(panel.bounds).boundingRect()
         assert shown.height() / panel.bounds.height() * panel.layout.height >= 17, k  # every map 17+ pixels tall
+
+
+def test_a_network_without_conv_stages_is_edited_and_the_message_counts_right(qtbot, playground):
+    playground.set_network(Network([DenseSpec(16, activation="relu"), DenseSpec(10)], (1, 28, 28), seed=1))
+    editor = editor_tab(qtbot, playground).architecture
+    heard = []
+    editor.message.connect(heard.append)
+    assert [c.kind for c in editor.cards] == ["dense", "dense"]
+    click(qtbot, field(editor, 0, "remove"))                 # only the output layer is left
+    click(qtbot, editor.findChild(QPushButton, "archApply"))
+    assert playground.network.layers == [DenseSpec(10)]
+    assert heard[-1].startswith("Applied: 0 conv stages, 1 dense layer, 7,850 parameters")
+    click(qtbot, editor.findChild(QPushButton, "archAddConv"))  # a first conv stage: 8 filters, pooled
+    click(qtbot, editor.findChild(QPushButton, "archAddDense"))
+    click(qtbot, editor.findChild(QPushButton, "archApply"))
+    assert [type(s) for s in playground.network.layers] == [ConvSpec, DenseSpec, DenseSpec]
+    assert playground.network.layers[0] == ConvSpec(8, kernel=3, padding=1, pool="max")
+    assert heard[-1].startswith("Applied: 1 conv stage, 2 dense layers,")

@@ -203,3 +203,24 @@ def test_new_snapshots_keep_a_past_step_in_place_and_the_newest_followed(qtbot, 
     qtbot.keyClick(view.slider, Qt.Key.Key_End)
     recorder.add(300, state)
     qtbot.waitUntil(lambda: view.step == 300)
+
+
+def test_following_the_newest_snapshot_reuses_the_playgrounds_maps_but_never_after_a_hand_edit(qtbot, trained):
+    """While training runs the tab shows the newest snapshot: its weights are the playground's, so its maps are
+    the playground's own (no second forward pass on the GUI thread); any other weights get their own pass."""
+    window, view = trained
+    playground = window.playground
+    assert view.index == len(view.recorder) - 1 and view.past_trace is playground.trace
+    view.select(0)
+    assert view.past_trace is not playground.trace
+    start = view.past_trace.stages[0].activation.copy()
+    view.select(len(view.recorder) - 1)
+    assert view.past_trace is playground.trace
+    playground.set_kernel_cell(0, 0, 0, 1, 1, 3.0)  # the present is no longer the newest snapshot
+    qtbot.waitUntil(lambda: view.past_trace is not playground.trace)
+    newest = playground.network.copy()
+    newest.set_state(view.recorder.state_at(-1))
+    expected = newest.forward_maps(playground.input).stages[0].activation
+    np.testing.assert_array_equal(view.past_trace.stages[0].activation, expected)
+    assert not np.array_equal(expected, playground.trace.stages[0].activation)
+    assert not np.array_equal(start, expected)

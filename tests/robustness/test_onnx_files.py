@@ -130,31 +130,22 @@ def test_damaged_external_and_non_finite_weights_are_refused(tmp_path):
     refused(weight_model(tmp_path, "nan.onnx", numpy_helper.from_array(nan, "w")), "NaN or infinite weights")
 
 
+def one_conv_model(tmp_path, name: str, domain: str = "", **conv):
+    """A saved Conv(4, **conv) -> Flatten -> Gemm(10) graph, its Conv in operator set ``domain``."""
+    g = TorchStyle(seed=0)
+    g.conv("c", 4, **conv)
+    g.nodes[-1].domain = domain
+    g.flatten()
+    g.dense("fc", 10, 4 * 28 * 28)
+    onnx.save(g.model(), str(tmp_path / name))
+    return tmp_path / name
+
+
 def test_foreign_operators_and_malformed_attributes_are_refused(tmp_path):
-    g = TorchStyle(seed=0)
-    g.conv("c", 4)
-    g.nodes[-1].domain = "com.microsoft"
-    g.flatten()
-    g.dense("fc", 10, 4 * 28 * 28)
-    path = tmp_path / "fused.onnx"
-    onnx.save(g.model(), str(path))
-    refused(path, "cannot run: com.microsoft.Conv")
-
-    g = TorchStyle(seed=0)
-    g.conv("c", 4, strides=[1.0, 1.0])
-    g.flatten()
-    g.dense("fc", 10, 4 * 28 * 28)
-    path = tmp_path / "float_strides.onnx"
-    onnx.save(g.model(), str(path))
-    refused(path, "strides = [1.0, 1.0], not whole numbers")
-
-    g = TorchStyle(seed=0)
-    g.conv("c", 4, pads=(1, 1, 1))  # three pads for a 2-D kernel
-    g.flatten()
-    g.dense("fc", 10, 4 * 28 * 28)
-    path = tmp_path / "three_pads.onnx"
-    onnx.save(g.model(), str(path))
-    refused(path, "damaged")
+    refused(one_conv_model(tmp_path, "fused.onnx", domain="com.microsoft"), "cannot run: com.microsoft.Conv")
+    refused(one_conv_model(tmp_path, "float_strides.onnx", strides=[1.0, 1.0]),
+            "strides = [1.0, 1.0], not whole numbers")
+    refused(one_conv_model(tmp_path, "three_pads.onnx", pads=(1, 1, 1)), "damaged")  # three pads, a 2-D kernel
 
 
 def test_a_weight_that_is_computed_at_run_time_is_refused(tmp_path):

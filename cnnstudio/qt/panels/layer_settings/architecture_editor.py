@@ -215,8 +215,8 @@ class QtArchitectureEditor(QWidget):
         new, replaced = self.draft.build(old)
         self.playground.set_network(new, undo_text="architecture change")  # -> _network_changed
         stages = sum(1 for s in new.layers if isinstance(s, ConvSpec))
-        self.message.emit(f"Applied: {stages} conv stage{'s' if stages > 1 else ''}, {len(new.layers) - stages} "
-                          f"dense layer{'s' if len(new.layers) - stages > 1 else ''}, "
-                          f"{sum(new.weight_counts()):,} parameters.")
+        dense = len(new.layers) - stages
+        self.message.emit(f"Applied: {stages} conv stage{'' if stages == 1 else 's'}, {dense} "
+                          f"dense layer{'' if dense == 1 else 's'}, {sum(new.weight_counts()):,} parameters.")
         self.applied.emit(replaced)
         return True

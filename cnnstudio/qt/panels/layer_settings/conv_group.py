@@ -50,6 +50,15 @@ FIELDS = (
 FIELD_NOUNS = {f.key: f.noun for f in FIELDS}
 
 
+def show_values(editors: dict, spec) -> None:
+    """Put ``spec``'s fields in ``editors`` (key -> combo box or spin box; 'same' padding as SAME_PADDING)."""
+    for key, editor in editors.items():
+        value = getattr(spec, key)
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(value)
+        else:
+            editor.setValue(SAME_PADDING if value == "same" else value)
+
 
 class ConvGroup(QGroupBox):
     """The fields of one conv layer, with an error line under each field and warnings at the bottom."""
@@ -154,15 +163,8 @@ class ConvGroup(QGroupBox):
         self.setTitle(f"{self.name.capitalize()}   {shape_text((stage.channels, stage.in_height, stage.in_width))}"
                       f" \u2192 {shape_text(stage_output(stage))}")
         with qt_signals_blocked(*self.editors.values()):
-            for key, editor in self.editors.items():
-                value = getattr(spec, key)
-                if isinstance(editor, QComboBox):
-                    editor.setCurrentText(value)
-                else:
-                    if key == "padding":
-                        editor.setMaximum(max(spec.kernel - 1, 0))
-                        value = SAME_PADDING if value == "same" else value
-                    editor.setValue(value)
+            self.editors["padding"].setMaximum(max(spec.kernel - 1, 0))
+            show_values(self.editors, spec)
         pooling = spec.pool != "none"
         self.editors["pool_size"].setEnabled(pooling)
         self.editors["pool_stride"].setEnabled(pooling)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGridLayout, Q
 from cnnstudio.engine.shapes import ACTIVATIONS, MAX_KERNEL, MAX_STRIDE, POOLS, ConvSpec
 
 from cnnstudio.core.architectures import LayerCheck
-from cnnstudio.qt.panels.layer_settings.conv_group import MAX_FILTERS, MAX_POOL, SAME_PADDING
+from cnnstudio.qt.panels.layer_settings.conv_group import MAX_FILTERS, MAX_POOL, SAME_PADDING, show_values
 from cnnstudio.qt.panels.layer_settings.text import merge_axis_warnings, shape_text, split_reason_fix
 from cnnstudio.qt.widgets.signals import qt_signals_blocked
 from cnnstudio.qt.widgets import theme
@@ -151,12 +151,7 @@ class LayerCard(QFrame):
     def show_spec(self, spec) -> None:
         """Put ``spec``'s values in the fields (no ``edited`` signals)."""
         with qt_signals_blocked(*self.editors.values()):
-            for key, editor in self.editors.items():
-                value = getattr(spec, key)
-                if isinstance(editor, QComboBox):
-                    editor.setCurrentText(value)
-                else:
-                    editor.setValue(SAME_PADDING if value == "same" else value)
+            show_values(self.editors, spec)
 
     def show_check(self, spec, check: LayerCheck, can_move_up: bool, can_move_down: bool, can_remove: bool) -> None:
         """Show the layer's name, shapes, parameters and the validator's error or warnings (not its fields)."""

@@ -384,7 +384,8 @@ def _export(args, ctrl_c: CtrlC) -> int:
                            f"write to with --onnx.") from None
     except ValueError as err:  # no onnx package: the message says what to install
         raise CommandError(str(err)) from None
-    layers = f"{len(network.conv_specs)} conv and {len(network.dense_specs)} dense layers"
+    conv, dense = len(network.conv_specs), len(network.dense_specs)
+    layers = f"{conv} conv and {dense} dense layer{'s' if conv + dense != 1 and dense != 1 or conv > 1 else ''}"
     print(f"exported {model_path.name} ({layers}, {network.num_classes} classes) to {path}")
     return 0
 

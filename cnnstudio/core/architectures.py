@@ -235,7 +235,8 @@ class ArchitectureDraft:
         """Replace the draft by architecture ``name`` (same classes); a layer keeps the weights of the layer
         at its place when their shapes fit."""
         layers = layers_for(name, self.classes)
-        kinds = [type(spec) for spec in self.applied]
+        # the old output layer feeds only the new output layer (set below), never a hidden one at its place
+        kinds = [type(spec) for spec in self.applied[:-1]]
         self.layers = [DraftLayer(spec, k if k < len(kinds) and kinds[k] is type(spec) else None)
                        for k, spec in enumerate(layers)]
         last = len(layers) - 1  # the output layer keeps the output layer's weights when they fit

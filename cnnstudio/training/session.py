@@ -25,6 +25,8 @@ so Pause then Resume within a few milliseconds leaves the session running, as th
 """
 from __future__ import annotations
 
+import weakref
+
 from cnnstudio.base.events import EventGroup
 
 from .history import TrainingHistory
@@ -59,6 +61,9 @@ class TrainingSession:
         self.locked: frozenset = frozenset()
         self.history = TrainingHistory()
         self.replay = ReplayRecorder()  # snapshots of the weights over the runs, for the training replay
+        # the replay of each network an undo can bring back (the undo stack holds the network object)
+        self._replay_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._replay_network = playground.network
         self.state = "idle"
         self.settings = None
         self.weights_applied = 0      # how many weight copies reached the playground (tests, benchmarks)
@@ -170,8 +175,18 @@ class TrainingSession:
 
     def _architecture_changed(self) -> None:
         self.stop()
-        self.replay.clear()
         network = self.playground.network
+        if network is not self._replay_network:
+            # another network: its replay goes with it, and comes back if an undo brings that network back
+            self._replay_of[self._replay_network] = self.replay.memento()
+            self._replay_network = network
+            memento = self._replay_of.pop(network, None)
+            if memento is None:
+                self.replay.clear()
+            else:
+                self.replay.restore(memento)
+        else:  # the same network object with other layers (a settings change): its snapshots no longer fit
+            self.replay.clear()
         self.set_lock_set((layer, filter) for layer, filter in self.locked
                           if layer < len(network.conv_specs) and filter < network.conv_specs[layer].filters)
 

@@ -295,3 +295,19 @@ def test_a_network_without_conv_stages_is_edited_and_the_message_counts_right(qt
     assert [type(s) for s in playground.network.layers] == [ConvSpec, DenseSpec, DenseSpec]
     assert playground.network.layers[0] == ConvSpec(8, kernel=3, padding=1, pool="max")
     assert heard[-1].startswith("Applied: 1 conv stage, 2 dense layers,")
+
+
+def test_a_preset_links_the_old_output_layer_only_to_the_new_output_layer():
+    """Default (conv, conv, dense 10) -> a preset with a hidden dense layer of 10 units where the old output was:
+    that hidden layer starts fresh; only the new output layer may keep the old output weights."""
+    network = Network(seed=0)
+    draft = ArchitectureDraft(network)
+    ARCHITECTURES["Hidden ten"] = lambda: [ConvSpec(filters=8, kernel=3, padding=1),
+                                           ConvSpec(filters=16, kernel=3, padding=1),
+                                           DenseSpec(units=10, activation="relu"),
+                                           DenseSpec(units=10)]
+    try:
+        draft.load_preset("Hidden ten")
+    finally:
+        del ARCHITECTURES["Hidden ten"]
+    assert [layer.source for layer in draft.layers] == [0, 1, None, 2]

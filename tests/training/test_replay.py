@@ -170,3 +170,26 @@ def test_a_session_records_the_start_and_every_weights_report():
     np.testing.assert_array_equal(replay.state_at(-1)[2], playground.network.params[2])
     playground.events.architecture_changed.emit()
     assert len(replay) == 0
+
+
+def test_undoing_an_architecture_change_brings_the_replay_back():
+    from cnnstudio.core.playground import Playground
+
+    train, test = load_mnist_5k()
+    train, test = Digits(train.images[:96], train.labels[:96], "tiny"), Digits(test.images[:32], test.labels[:32], "t")
+    playground = Playground(Network(seed=1))
+    session = TrainingSession(playground, InlineDriver())
+    session.start(TrainingSettings(epochs=1, batch_size=32), train, test)
+    session.driver.advance(10)
+    steps = list(session.replay.steps)
+    assert len(steps) >= 2
+
+    playground.set_network(Network(layers_for("Tiny"), seed=2), undo_text="architecture change")
+    assert len(session.replay) == 0  # the new network has no past
+    playground.undo()
+    assert session.replay.steps == steps  # the trained network is back, and so is its past
+
+    playground.set_conv_settings(0, kernel=5, padding=2)
+    assert len(session.replay) == 0
+    playground.undo()
+    assert session.replay.steps == steps

@@ -5,7 +5,10 @@
 Prints medians and ratios (PyTorch time / ours: > 1 means we are faster) for
 (a) the live path: one image through the default network, every map returned;
 (b) conv2d forward and backward of each conv layer;
-(c) training throughput (forward, cross-entropy, backward, Adam) at batch 32 and 128.
+(c) training throughput (forward, cross-entropy, backward, Adam) at batch 32 and 128;
+(d) one full MNIST training epoch: 60,000 28x28 images (resources/digits/mnist_full.npz, or
+    random images of that shape if it is missing), default network, batch 32, Adam; the epoch
+    is run in ten slices, alternating ours and PyTorch, so load on a shared machine hits both alike.
 Both use the same number of threads.  PyTorch is optional (`pip install torch`);
 without it only our figures are printed.
 """
@@ -25,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numba  # noqa: E402
 
-from cnnstudio.engine import Adam, Network, conv2d_backward, conv2d_forward  # noqa: E402
+from cnnstudio.engine import Adam, Network, conv2d_backward, conv2d_forward, default_layers  # noqa: E402
 
 try:
     import torch
@@ -63,6 +66,65 @@ def row(name, ours, theirs, unit="us", scale=1e6):
         print(f"{name:<44} {ours * scale:>10.1f} {unit} {theirs * scale:>10.1f} {unit} {theirs / ours:>8.2f}x")
 
 
+MNIST_FULL = Path(__file__).resolve().parents[1] / "resources" / "digits" / "mnist_full.npz"
+
+
+def epoch_images(count: int, rng) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first ``count`` MNIST training images (N, 1, 28, 28) float32 in [0, 1] and labels, and their source."""
+    if MNIST_FULL.exists():
+        with np.load(MNIST_FULL, allow_pickle=False) as npz:
+            images, labels = npz["train_images"][:count], npz["train_labels"][:count]
+        return (images.astype(np.float32) / np.float32(255))[:, None], labels.astype(np.int64), "MNIST"
+    return (rng.random((count, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, count),
+            "random images (mnist_full.npz missing)")
+
+
+def epoch_row(count: int, rng, slices: int = 10) -> None:
+    """(d): one epoch of ``count`` images, batch 32, Adam, ours and PyTorch alternating slice by slice."""
+    x, labels, source = epoch_images(count, rng)
+    order = np.random.default_rng(1).permutation(len(x))
+    batches = [order[s:s + 32] for s in range(0, len(x), 32)]
+    net, optimizer = Network(default_layers(), seed=0), Adam(lr=1e-3)
+
+    def ours(part):
+        for rows in part:
+            _, grads, _ = net.loss_and_grads(x[rows], labels[rows])
+            optimizer.step(net.params, grads)
+
+    theirs = None
+    if torch is not None:
+        params = [p.clone().requires_grad_() for p in torch_network(net)]
+        torch_optimizer = torch.optim.Adam(params, lr=1e-3)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
+
+        def theirs(part):
+            w0, b0, w1, b1, w2, b2 = params
+            for rows in part:
+                rows = torch.from_numpy(rows)
+                h = F.max_pool2d(F.relu(F.conv2d(tx[rows], w0, b0, padding=1)), 2)
+                h = F.max_pool2d(F.relu(F.conv2d(h, w1, b1, padding=1)), 2)
+                loss = F.cross_entropy(F.linear(h.flatten(1), w2, b2), ty[rows])
+                torch_optimizer.zero_grad()
+                loss.backward()
+                torch_optimizer.step()
+    ours(batches[:2])  # warm up both outside the clock
+    if theirs is not None:
+        theirs(batches[:2])
+    t_ours = t_theirs = 0.0
+    step = -(-len(batches) // slices)
+    for first in range(0, len(batches), step):
+        part = batches[first:first + step]
+        start = time.perf_counter()
+        ours(part)
+        t_ours += time.perf_counter() - start
+        if theirs is not None:
+            start = time.perf_counter()
+            theirs(part)
+            t_theirs += time.perf_counter() - start
+    print()
+    row(f"(d) one epoch, {count:,} {source}, batch 32, Adam", t_ours, t_theirs if theirs else None, "s ", 1)
+
+
 def torch_network(net: Network):
     """The same architecture and weights as ``net`` (the default layer list) in PyTorch."""
     w0, b0, w1, b1, w2, b2 = (torch.from_numpy(p.copy()) for p in net.params)
@@ -71,7 +133,9 @@ def torch_network(net: Network):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and a tenth of the epoch (a smoke run)")
+    parser.add_argument("--epoch-images", type=int, default=None,
+                        help="images in the (d) epoch row (default 60,000; 6,000 with --quick; 0 skips it)")
     args = parser.parse_args()
     repeats = 5 if args.quick else 15
 
@@ -184,6 +248,9 @@ def main() -> None:
         else:
             print(f"(c) batch {batch:<38} {batch / t_ours:>10.0f} /s {batch / t_theirs:>10.0f} /s "
                   f"{t_theirs / t_ours:>8.2f}x")
+    count = args.epoch_images if args.epoch_images is not None else (6000 if args.quick else 60000)
+    if count > 0:
+        epoch_row(count, rng)
     print()
     print("ratio = PyTorch time / our time: above 1 means our engine is faster.")
 

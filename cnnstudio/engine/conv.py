@@ -2,12 +2,11 @@
 
 Layout: batches ``(N, C, H, W)``, weights ``(Co, Ci, KH, KW)``, float32, row-major.
 
-For stride 1 the kernels use a "wide row" trick: the zero-padded input of one
-channel is kept as one flat row of width ``Wp``, and the output is computed on
-that same width, so the innermost loop runs contiguously over ``Ho * Wp``
-values (long, vectorisable rows) instead of ``Wo`` (7 or 14 at MNIST sizes).
-The last ``Wp - Wo`` columns of each wide output row are discarded.  Other
-strides use a direct loop.
+Stride 1 (every conv of the default network) runs on conv_wide.py's "tall wide rows":
+a batch is cut into work items of a few images (``chunk_size``), each convolved in
+one set of long vectorised loops, in parallel over the items.  Other strides use a
+direct loop per image.  Weight gradients are summed per work item and then over
+the items, both in a fixed order, so results never depend on the thread count.
 """
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from ._jit import kernel, parallel_kernel, prange
 from .checks import array_shape, expect_ndim, expect_shape, float32_array, refuse, whole_number
+from .conv_wide import backward_tall, forward_tall, pack_weights, tall_scratch
 from .shapes import resolve_padding
 
 
@@ -86,22 +86,6 @@ def _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, y):
                             row = (i * stride + ki) * Wp + kj
                             for j in range(Wo):
                                 y[co, i, j] += w * xp[ci, row + j * stride]
-
-
-@kernel
-def _conv_forward_serial(x, weight, bias, stride, pad_top, pad_left, Ho, Wo):
-    y = np.empty((x.shape[0], weight.shape[0], Ho, Wo), dtype=np.float32)
-    for n in range(x.shape[0]):
-        _conv_forward_image(x[n], weight, bias, stride, pad_top, pad_left, Ho, Wo, y[n])
-    return y
-
-
-@parallel_kernel
-def _conv_forward_parallel(x, weight, bias, stride, pad_top, pad_left, Ho, Wo):
-    y = np.empty((x.shape[0], weight.shape[0], Ho, Wo), dtype=np.float32)
-    for n in prange(x.shape[0]):
-        _conv_forward_image(x[n], weight, bias, stride, pad_top, pad_left, Ho, Wo, y[n])
-    return y
 
 
 @kernel
@@ -192,12 +176,83 @@ def _conv_backward_image(x, weight, grad_y, stride, pad_top, pad_left, need_gx, 
 
 
 @kernel
+def chunk_size(N):
+    """Images per work item of a batch of N.
+
+    Fixed by N alone, not by the thread count: each work item sums its images' weight
+    gradients in order and the items are summed in order, so every bit of a gradient is the
+    same whatever the threads and their scheduling.
+    """
+    return min(8, max(1, (N + 3) // 4))
+
+
+@kernel
+def add_in_order(parts, total):
+    """total (flat) = parts[0] + parts[1] + ..., in that order (a loop: ``a += b`` on slices allocates)."""
+    flat = total.reshape(-1)
+    flat[:] = 0.0
+    n = flat.size
+    for k in range(parts.shape[0]):
+        part = parts[k].reshape(-1)
+        for p in range(n):
+            flat[p] += part[p]
+
+
+@kernel
+def forward_images(x, weight, packed, bias, stride, pad_top, pad_left, first, last, y):
+    """y[n] for n in first..last-1: the tall stride-1 loops (``packed`` = pack_weights(weight, False)) or the direct loop."""
+    Ci, H, W = x.shape[1], x.shape[2], x.shape[3]
+    Co, _, KH, KW = weight.shape
+    Ho, Wo = y.shape[2], y.shape[3]
+    if stride == 1:
+        xp, acc, _, _, _ = tall_scratch(last - first, Ci, H, W, Co, KH, KW, pad_top, pad_left, Ho, Wo, False)
+        forward_tall(x[first:last], packed, bias, KH, KW, pad_top, pad_left, xp, acc, y[first:last])
+    else:
+        for n in range(first, last):
+            _conv_forward_image(x[n], weight, bias, stride, pad_top, pad_left, Ho, Wo, y[n])
+
+
+@kernel
+def backward_images(x, weight, packed_flip, grad_y, stride, pad_top, pad_left, need_gx, first, last, gx, gw, gb):
+    """Add the weight and bias gradients of images first..last-1 to gw, gb (in order); gx[n] if need_gx."""
+    Ci, H, W = x.shape[1], x.shape[2], x.shape[3]
+    Co, _, KH, KW = weight.shape
+    Ho, Wo = grad_y.shape[2], grad_y.shape[3]
+    if stride == 1:
+        xp, _, gyw, gyp, accx = tall_scratch(last - first, Ci, H, W, Co, KH, KW, pad_top, pad_left, Ho, Wo, True)
+        backward_tall(x[first:last], packed_flip, grad_y[first:last], KH, KW, pad_top, pad_left, need_gx, xp, gyw,
+                      gyp, accx, gx[first:last], gw, gb)
+    else:
+        for n in range(first, last):
+            _conv_backward_image(x[n], weight, grad_y[n], stride, pad_top, pad_left, need_gx, gx[n], gw, gb)
+
+
+@kernel
+def _conv_forward_serial(x, weight, bias, stride, pad_top, pad_left, Ho, Wo):
+    y = np.empty((x.shape[0], weight.shape[0], Ho, Wo), dtype=np.float32)
+    forward_images(x, weight, pack_weights(weight, False), bias, stride, pad_top, pad_left, 0, x.shape[0], y)
+    return y
+
+
+@parallel_kernel
+def _conv_forward_parallel(x, weight, bias, stride, pad_top, pad_left, Ho, Wo):
+    N = x.shape[0]
+    y = np.empty((N, weight.shape[0], Ho, Wo), dtype=np.float32)
+    packed = pack_weights(weight, False)
+    size = chunk_size(N)
+    for chunk in prange((N + size - 1) // size):
+        forward_images(x, weight, packed, bias, stride, pad_top, pad_left, chunk * size, min(N, chunk * size + size),
+                       y)
+    return y
+
+
+@kernel
 def _conv_backward_serial(x, weight, grad_y, stride, pad_top, pad_left):
     gx = np.empty_like(x)
     gw = np.zeros_like(weight)
     gb = np.zeros(weight.shape[0], dtype=np.float32)
-    for n in range(x.shape[0]):
-        _conv_backward_image(x[n], weight, grad_y[n], stride, pad_top, pad_left, True, gx[n], gw, gb)
+    backward_images(x, weight, pack_weights(weight, True), grad_y, stride, pad_top, pad_left, True, 0, x.shape[0],
+                    gx, gw, gb)
     return gx, gw, gb
 
 
@@ -206,17 +261,29 @@ def _conv_backward_parallel(x, weight, grad_y, stride, pad_top, pad_left):
     N = x.shape[0]
     Co, Ci, KH, KW = weight.shape
     gx = np.empty_like(x)
-    gw_each = np.zeros((N, Co, Ci, KH, KW), dtype=np.float32)  # one private buffer per image, summed once
-    gb_each = np.zeros((N, Co), dtype=np.float32)
-    for n in prange(N):
-        _conv_backward_image(x[n], weight, grad_y[n], stride, pad_top, pad_left, True, gx[n], gw_each[n],
-                             gb_each[n])
-    gw = np.zeros_like(weight)
-    gb = np.zeros(Co, dtype=np.float32)
-    for n in range(N):
-        gw += gw_each[n]
-        gb += gb_each[n]
+    packed_flip = pack_weights(weight, True)
+    size = chunk_size(N)
+    chunks = (N + size - 1) // size
+    gw_each = np.zeros((chunks, Co, Ci, KH, KW), dtype=np.float32)  # private per work item, summed in order
+    gb_each = np.zeros((chunks, Co), dtype=np.float32)
+    for chunk in prange(chunks):
+        backward_images(x, weight, packed_flip, grad_y, stride, pad_top, pad_left, True, chunk * size,
+                        min(N, chunk * size + size), gx, gw_each[chunk], gb_each[chunk])
+    gw = np.empty_like(weight)
+    gb = np.empty(Co, dtype=np.float32)
+    add_in_order(gw_each, gw)
+    add_in_order(gb_each, gb)
     return gx, gw, gb
+
+
+@kernel
+def _all_finite(values):
+    """Whether no value is NaN or infinite; a vectorised count, faster than np.isfinite(x).all()."""
+    largest = np.float32(np.finfo(np.float32).max)
+    bad = 0
+    for p in range(values.size):
+        bad += 0 if abs(values[p]) <= largest else 1  # NaN fails every comparison
+    return bad == 0
 
 
 # Below this batch size a parallel loop costs more in thread wake-ups than it saves.
@@ -285,7 +352,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
         float32_array(bias, "bias", where)
     Ho, Wo, pad_top, pad_left = _check_args(x, weight, stride, padding, where)
     expect_shape(bias, (weight.shape[0],), "bias", where, f"pass one bias per filter, {weight.shape[0]} values")
-    if not np.isfinite(x).all():
+    if not _all_finite(x.reshape(-1)):
         raise ValueError("conv2d: the input contains NaN or infinite values. Fix: pass finite pixel values.")
     run = _conv_forward_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else _conv_forward_serial
     return run(x, weight, bias, int(stride), pad_top, pad_left, Ho, Wo)

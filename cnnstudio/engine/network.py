@@ -1,8 +1,8 @@
 """A small CNN built from layer specs: conv stages (conv -> activation -> pool), then dense layers, then softmax.
 
-Each conv stage runs as one fused kernel per image (convolution, activation and
-pooling in one Numba call), so the live one-image forward costs a handful of
-calls, and a training batch runs its images in parallel (``prange``).
+A training batch runs each conv stage as one fused kernel (convolution, activation
+and pooling in one Numba call) over work items of a few images in parallel
+(``prange``); the live one-image forward costs a handful of calls.
 """
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._jit import kernel, parallel_kernel, prange
 from .activations import LEAKY_SLOPE, _activation_backward_flat, _activation_forward_flat, activation_code
-from .conv import _conv_backward_image, _conv_forward_image, _im2col_image
+from .conv import _im2col_image
 from .dense import _dense_backward, _dense_forward, _softmax, _softmax_cross_entropy
 from .optim import glorot_init, he_init
-from .pooling import POOL_CODES, _pool_image, avgpool2d_backward, maxpool2d_backward
+from .pooling import POOL_CODES, avgpool2d_backward, maxpool2d_backward
+from .stages import (_dense_layer_image, _stage_backward_parallel, _stage_finish_image, _stage_forward_parallel,
+                     _stage_forward_serial)
 from .checks import array_shape, integer_array, refuse, whole_number
 from .shapes import ConvSpec, DenseSpec, StageGeometry, resolve_stages, validate_layers
 
@@ -23,119 +24,6 @@ from .shapes import ConvSpec, DenseSpec, StageGeometry, resolve_stages, validate
 def default_layers() -> list:
     """1x28x28 -> conv 8 3x3 pad 1 -> ReLU -> max pool 2 -> conv 16 3x3 pad 1 -> ReLU -> max pool 2 -> dense 10."""
     return [ConvSpec(filters=8, kernel=3, padding=1), ConvSpec(filters=16, kernel=3, padding=1), DenseSpec(units=10)]
-
-
-# ---------------------------------------------------------------- fused stage kernels
-
-@kernel
-def _stage_forward_image(x, weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
-                         conv, activated, pooled, winner):
-    """One image through conv -> activation -> pool, writing every intermediate map."""
-    Ho, Wo = conv.shape[1], conv.shape[2]
-    _conv_forward_image(x, weight, bias, stride, pad_top, pad_left, Ho, Wo, conv)
-    _activation_forward_flat(conv.reshape(-1), act, alpha, activated.reshape(-1))
-    if pool:
-        _pool_image(activated, pool, pool_size, pool_stride, pooled, winner)
-
-
-@kernel
-def _stage_finish_image(conv, bias, act, alpha, pool, pool_size, pool_stride, Hq, Wq):
-    """Add the bias to a bias-free convolution (in place), then activation and pooling.
-
-    Returns (activated, pooled, winner); without pooling, pooled is activated.
-    """
-    C, H, W = conv.shape
-    flat = conv.reshape(-1)
-    n = H * W
-    for c in range(C):
-        b = bias[c]
-        plane = flat[c * n:(c + 1) * n]
-        for p in range(n):  # a loop, not "plane += b", which Numba compiles with a temporary array
-            plane[p] += b
-    activated = np.empty_like(conv)
-    _activation_forward_flat(flat, act, alpha, activated.reshape(-1))
-    if pool == 0:
-        return activated, activated, np.zeros((C, 0, 0), dtype=np.int64)
-    pooled = np.empty((C, Hq, Wq), dtype=np.float32)
-    winner = np.zeros((C, Hq, Wq), dtype=np.int64)
-    _pool_image(activated, pool, pool_size, pool_stride, pooled, winner)
-    return activated, pooled, winner
-
-
-@kernel
-def _dense_layer_image(h, weight, bias, act, alpha):
-    """One dense layer and its activation on one flattened vector (D,) -> (units,)."""
-    z = _dense_forward(h.reshape(1, -1), weight, bias)
-    a = np.empty_like(z)
-    _activation_forward_flat(z.reshape(-1), act, alpha, a.reshape(-1))
-    return a.reshape(-1)
-
-
-@kernel
-def _stage_forward_serial(x, weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
-                          conv, activated, pooled, winner):
-    for n in range(x.shape[0]):
-        _stage_forward_image(x[n], weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size,
-                             pool_stride, conv[n], activated[n], pooled[n], winner[n])
-
-
-@parallel_kernel
-def _stage_forward_parallel(x, weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
-                            conv, activated, pooled, winner):
-    for n in prange(x.shape[0]):
-        _stage_forward_image(x[n], weight, bias, stride, pad_top, pad_left, act, alpha, pool, pool_size,
-                             pool_stride, conv[n], activated[n], pooled[n], winner[n])
-
-
-@kernel
-def _stage_backward_image(x, weight, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
-                          conv, activated, winner, grad_pooled, need_gx, gx, gw, gb):
-    """Backward through pool -> activation -> conv for one image."""
-    C, Ho, Wo = conv.shape
-    grad_act = np.zeros((C, Ho, Wo), dtype=np.float32)
-    if pool == 1:
-        Hq, Wq = grad_pooled.shape[1], grad_pooled.shape[2]
-        for c in range(C):
-            flat = grad_act[c].reshape(-1)
-            for i in range(Hq):
-                for j in range(Wq):
-                    flat[winner[c, i, j]] += grad_pooled[c, i, j]
-    elif pool == 2:
-        Hq, Wq = grad_pooled.shape[1], grad_pooled.shape[2]
-        scale = np.float32(1.0 / (pool_size * pool_size))
-        for c in range(C):
-            for i in range(Hq):
-                for j in range(Wq):
-                    g = grad_pooled[c, i, j] * scale
-                    for ki in range(pool_size):
-                        for kj in range(pool_size):
-                            grad_act[c, i * pool_stride + ki, j * pool_stride + kj] += g
-    else:
-        grad_act[:, :, :] = grad_pooled
-    grad_conv = np.empty_like(grad_act)
-    _activation_backward_flat(conv.reshape(-1), activated.reshape(-1), grad_act.reshape(-1), act, alpha,
-                              grad_conv.reshape(-1))
-    _conv_backward_image(x, weight, grad_conv, stride, pad_top, pad_left, need_gx, gx, gw, gb)
-
-
-@parallel_kernel
-def _stage_backward_parallel(x, weight, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
-                             conv, activated, winner, grad_pooled, need_gx):
-    N = x.shape[0]
-    Co, Ci, KH, KW = weight.shape
-    gx = np.zeros_like(x)
-    gw_each = np.zeros((N, Co, Ci, KH, KW), dtype=np.float32)  # private per image, summed once below
-    gb_each = np.zeros((N, Co), dtype=np.float32)
-    for n in prange(N):
-        _stage_backward_image(x[n], weight, stride, pad_top, pad_left, act, alpha, pool, pool_size, pool_stride,
-                              conv[n], activated[n], winner[n], grad_pooled[n], need_gx, gx[n], gw_each[n],
-                              gb_each[n])
-    gw = np.zeros_like(weight)
-    gb = np.zeros(Co, dtype=np.float32)
-    for n in range(N):
-        gw += gw_each[n]
-        gb += gb_each[n]
-    return gx, gw, gb
 
 
 # ---------------------------------------------------------------- results

@@ -9,6 +9,8 @@ digits, the IDX reader and ``Digits`` are in datasets.py.
 - Fashion-MNIST (Zalando Research, MIT licence) is not shipped: Debian's
   ``dataset-fashion-mnist`` puts its four gzipped IDX files in ``FASHION_DIR`` (``bootstrap.sh``
   installs it when run as root).  Its classes are ``FASHION_NAMES``.
+- ``mnist_full_loaded`` and ``fashion_mnist_loaded`` say, without reading anything, whether a
+  ``load_*`` call would find its arrays already read (a GUI can then read them off its thread first).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import functools
 import hashlib
 import io
 import os
+import threading
 import zipfile
 import zlib
 from pathlib import Path
@@ -45,6 +48,58 @@ def load_mnist_full(path: str | Path = MNIST_FULL_PATH,
             Digits.from_uint8(arrays[2], arrays[3], "MNIST full (test)"))
 
 
+def mnist_full_loaded(path: str | Path = MNIST_FULL_PATH, expected_sha256: str | None = MNIST_FULL_SHA256) -> bool:
+    """True when ``load_mnist_full`` would find the file already read and checked (no reading, no checksum)."""
+    try:
+        return _cached_npz_digits.holds(*_file_key(path), expected_sha256)
+    except DatasetError:
+        return False
+
+
+def fashion_mnist_loaded(folder: str | Path | None = None) -> bool:
+    """True when ``load_fashion_mnist`` would find its files already read (no reading, no unzipping)."""
+    folder = Path(folder) if folder is not None else FASHION_DIR
+    try:
+        return _cached_idx_sets.holds(tuple(_file_key(folder / name) for name in FASHION_FILES))
+    except DatasetError:
+        return False
+
+
+def _kept_results(maxsize: int):
+    """``functools.lru_cache(maxsize)`` that can also say whether it holds a result: ``.holds(*args)``.
+
+    NOTE: lru_cache cannot be asked about a key without computing it; the keys are mirrored here,
+    in the same least-recently-used order, under a lock (loads run on a worker thread, questions on the GUI's).
+    """
+    def decorate(function):
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+        held: dict = {}
+        lock = threading.Lock()
+
+        @functools.wraps(function)
+        def call(*args):
+            result = cached(*args)  # raises for a bad file: nothing is held then
+            with lock:
+                held.pop(args, None)
+                held[args] = True
+                while len(held) > maxsize:
+                    del held[next(iter(held))]
+            return result
+
+        def holds(*args) -> bool:
+            with lock:
+                return args in held
+
+        def cache_clear() -> None:
+            with lock:
+                held.clear()
+                cached.cache_clear()
+
+        call.holds, call.cache_clear, call.cache_info = holds, cache_clear, cached.cache_info
+        return call
+    return decorate
+
+
 def _file_key(path) -> tuple[str, int, int]:
     """(path, modification time, size): a cache key that changes when the file does."""
     path = Path(path)
@@ -58,7 +113,7 @@ def _file_key(path) -> tuple[str, int, int]:
     return str(path), info.st_mtime_ns, info.st_size
 
 
-@functools.lru_cache(maxsize=2)
+@_kept_results(maxsize=2)
 def _cached_npz_digits(path: str, mtime_ns: int, size: int, expected_sha256: str | None) -> tuple[np.ndarray, ...]:
     """(train images, train labels, test images, test labels) of a full-MNIST npz, uint8, checked."""
     path = Path(path)
@@ -112,7 +167,7 @@ def load_fashion_mnist(folder: str | Path | None = None) -> tuple[Digits, Digits
             Digits.from_uint8(test_images, test_labels, "Fashion-MNIST (test)", FASHION_NAMES))
 
 
-@functools.lru_cache(maxsize=1)
+@_kept_results(maxsize=1)
 def _cached_idx_sets(key: tuple) -> tuple[np.ndarray, ...]:
     """The uint8 (images, labels) of two IDX pairs, keyed by the four files' (path, time, size)."""
     (train_images, _, _), (train_labels, _, _), (test_images, _, _), (test_labels, _, _) = key

@@ -176,8 +176,12 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.explain_panel = self.explain_dock.panel
         self.run_lesson = self.explain_dock.run_lesson
         self.inspect_dock = InspectDock(InspectContext(
-            self.playground, self.canvas_model, self.training_controller, self.training.panel.datasets,
+            self.playground, self.canvas_model, self.training_controller, self.training.panel.datasets_now,
             lambda text, ms=8000: self.statusBar().showMessage(text, ms)), self)
+        # the digit space shows the chosen data's test digits: follow the choice, and a large set's loading
+        space_view = self.inspect_dock.views["space_view"]
+        self.training.panel.data_ready.connect(space_view.data_changed)
+        self.training.panel.form.data_combo.currentIndexChanged.connect(lambda *_: space_view.data_changed())
         self.docks = (self.training, self.explain_dock, self.inspect_dock)
         for dock, key in zip(self.docks, ("training", "explain", "inspect")):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
@@ -391,6 +395,7 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
     def closeEvent(self, event) -> None:
         self.explain_dock.stop_training()  # a lesson's training thread must not outlive the window
         self.inspect_dock.stop()
+        self.training.stop()  # its evaluation and data-loading threads
         save_window_state(self, self.settings)
         scratch = getattr(self.settings, "scratch_folder", None)
         if scratch:  # a window outside the app: its settings were only for this run

@@ -56,7 +56,8 @@ def test_the_evaluation_names_rows_columns_and_mistakes(qtbot):
     clothes = Digits(test.images[::10], test.labels[::10], "clothes (test)", FASHION_NAMES)
     view = QtEvaluationView(playground, lambda: clothes)
     qtbot.addWidget(view)
-    assert view.evaluate()
+    with qtbot.waitSignal(view.evaluated, timeout=30_000):  # the evaluation runs in a worker thread
+        assert view.evaluate()
     matrix = view.matrix
     assert matrix.true_names == matrix.predicted_names == FASHION_NAMES and matrix._kind() == "class"
     assert matrix._margins()[2]  # "T-shirt/top" is wider than a cell: the column names are written upwards

@@ -1,4 +1,8 @@
-"""The evaluation view: accuracy and confusion matrix of the network, cells that open their test images."""
+"""The evaluation view: accuracy and confusion matrix of the network, cells that open their test images.
+
+The evaluation runs in a worker thread: ``evaluated`` waits for its results (tests/qt/test_evaluation_async.py
+checks the GUI stays responsive meanwhile).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +21,15 @@ def test_digits():
     return Digits(test.images[::4], test.labels[::4], "small test")
 
 
+TIMEOUT_MS = 30_000
+
+
+def evaluated(qtbot, view):
+    """Evaluate and wait for the results to be shown."""
+    with qtbot.waitSignal(view.evaluated, timeout=TIMEOUT_MS):
+        assert view.evaluate()
+
+
 @pytest.fixture
 def view(qtbot, test_digits):
     # an untrained network: plenty of mistakes to look at
@@ -26,8 +39,8 @@ def view(qtbot, test_digits):
     return view
 
 
-def test_evaluate_shows_accuracy_and_the_confusion_matrix(view, test_digits):
-    assert view.evaluate()
+def test_evaluate_shows_accuracy_and_the_confusion_matrix(qtbot, view, test_digits):
+    evaluated(qtbot, view)
     evaluation = view.evaluation
     assert view.matrix.confusion.sum() == len(test_digits)
     np.testing.assert_array_equal(view.matrix.confusion, evaluation.confusion)
@@ -38,6 +51,7 @@ def test_evaluate_shows_accuracy_and_the_confusion_matrix(view, test_digits):
 def test_clicking_a_cell_opens_its_misclassified_images(qtbot, view, test_digits):
     view.show()
     qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.evaluation is not None, timeout=TIMEOUT_MS)  # shown: it evaluates
     confusion = view.matrix.confusion.copy()
     np.fill_diagonal(confusion, -1)
     true, predicted = np.unravel_index(np.argmax(confusion), confusion.shape)
@@ -53,8 +67,8 @@ def test_clicking_a_cell_opens_its_misclassified_images(qtbot, view, test_digits
     assert f"True {true}, predicted {predicted}" in view.cell_title.text()
 
 
-def test_the_worst_mistakes_come_most_confident_first(view, test_digits):
-    view.evaluate()
+def test_the_worst_mistakes_come_most_confident_first(qtbot, view, test_digits):
+    evaluated(qtbot, view)
     rows = [view.worst_gallery.item(k).data(Qt.ItemDataRole.UserRole) for k in range(view.worst_gallery.count())]
     evaluation = view.evaluation
     confidence = [evaluation.probabilities[row, evaluation.predictions[row]] for row in rows]
@@ -67,11 +81,11 @@ def test_a_hidden_view_evaluates_when_shown(qtbot, view):
     assert view.evaluation is None
     view.show()
     qtbot.waitExposed(view)
-    assert view.evaluation is not None
+    qtbot.waitUntil(lambda: view.evaluation is not None, timeout=TIMEOUT_MS)
 
 
 def test_double_clicking_an_image_hands_it_over(qtbot, view, test_digits):
-    view.evaluate()
+    evaluated(qtbot, view)
     item = view.worst_gallery.item(0)
     with qtbot.waitSignal(view.image_activated) as blocker:
         view.worst_gallery.itemDoubleClicked.emit(item)
@@ -91,7 +105,7 @@ def test_the_matrix_is_colour_blind_safe_with_app_sized_text_and_a_legend(qtbot,
     from cnnstudio.qt.training.evaluation_view import RIGHT, WRONG
     view.show()
     qtbot.waitExposed(view)
-    view.evaluate()
+    evaluated(qtbot, view)
     matrix = view.matrix
     confusion = matrix.confusion
     true, predicted = np.unravel_index(np.argmax(confusion * ~np.eye(10, dtype=bool)), confusion.shape)

@@ -49,3 +49,16 @@ def test_stop_ends_every_views_background_thread(qtbot, window):
     assert any(thread.isRunning() for thread in threads.values())
     dock.stop()
     assert [module for module, thread in threads.items() if thread.isRunning()] == []
+
+
+def test_the_digit_space_follows_the_data_chosen_in_the_training_dock(qtbot, window):
+    """Choosing full MNIST while the digit space is shown: it says the set is loading, then shows its test digits
+    once the Training dock's loader has read it (off the GUI thread)."""
+    space = window.inspect_dock.views["space_view"]
+    window.inspect_dock.show_tab("space_view")
+    qtbot.waitUntil(lambda: space.digits is not None, timeout=20000)
+    assert len(space.digits) == 1000  # MNIST 5k's test digits
+    combo = window.training.panel.form.data_combo
+    combo.setCurrentIndex(combo.findData("mnist-full"))
+    qtbot.waitUntil(lambda: space.digits is not None and len(space.digits) == 10000, timeout=30000)
+    assert len(space.indices) == 1000

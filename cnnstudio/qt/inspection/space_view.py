@@ -165,6 +165,11 @@ class DigitSpaceView(QWidget):
             self._weights_changed()
         self._place_drawing()
 
+    def data_changed(self) -> None:
+        """The Training dock's chosen data changed, or finished loading: take its test digits (when shown)."""
+        if self.isVisible():
+            self._check_digits()
+
     def _training_state_changed(self, *args) -> None:
         if self.isVisible():
             self._check_digits()  # a run may have started on another data set

@@ -4,6 +4,9 @@ The dock builds its views and owns their wiring; the main window adds the dock a
 its actions (``open_idx_action``, ``save_model_action``, ``load_model_action``,
 ``toggle_action``) in its own menus, and lets the dock's digit keys (0-9 label the drawing)
 watch it with ``watch_digit_keys``.
+
+Two worker threads besides training's: the evaluation's (eval_worker.py) and the data loader's
+(data_loader.py).  Each ends when its view is deleted or the app quits; ``stop()`` ends both at once.
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ class TrainingDock(QDockWidget):
         self.my_digits_view = QtMyDigits(my_digits, canvas_model.network_input)
         self.my_digits_view.load()
         self.panel = QtTrainingPanel(playground, my_digits=my_digits, controller=controller, document=document)
-        self.evaluation = QtEvaluationView(playground, self.panel.test_digits)
+        # the evaluation never waits for a set to be read: it says "Loading…" and is asked again (data_ready)
+        self.evaluation = QtEvaluationView(playground, self.panel.test_digits_now)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
         for page, title in ((self.panel, "Train"), (self.evaluation, "Evaluate"), (self.my_digits_view, "My digits")):
@@ -52,6 +56,8 @@ class TrainingDock(QDockWidget):
 
         self.panel.evaluation_due.connect(self.evaluation.mark_stale)
         self.panel.data_combo.currentIndexChanged.connect(lambda index: self.evaluation.mark_stale())
+        self.panel.data_ready.connect(self._data_ready)
+        self.panel.controller.state_changed.connect(lambda state: self.evaluation.set_training(state == "running"))
         self.panel.message.connect(lambda text: self.message.emit(text, 10000))
         self.my_digits_view.message.connect(lambda text: self.message.emit(text, 6000))
         self.evaluation.image_activated.connect(canvas_model.load_image)
@@ -63,6 +69,16 @@ class TrainingDock(QDockWidget):
         self.toggle_action.setText("&Training, evaluation and my digits")
         self.toggle_action.setShortcut(QKeySequence("Ctrl+T"))
         self.visibilityChanged.connect(self._grow_when_shown)
+
+    def stop(self) -> None:
+        """End the evaluation's and the data loader's threads (training's is the controller's: ``shutdown``)."""
+        self.evaluation.stop()
+        self.panel.loader.stop()
+
+    def _data_ready(self) -> None:
+        # a Start's data: the run's end or pause evaluates (evaluation_due), not its first moment
+        if self.panel.controller.state == "idle":
+            self.evaluation.mark_stale()
 
     def watch_digit_keys(self, widget) -> None:
         """Let 0-9 key presses that reach ``widget`` (nobody typing) label the drawing and add it to My digits."""

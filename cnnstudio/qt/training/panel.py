@@ -7,7 +7,8 @@ the feature maps of the current drawing and the prediction change while one watc
 
 - Data: the shipped MNIST 5k or full MNIST, Fashion-MNIST (when installed), an opened IDX data set (with
   class names from a file), the user's own digits, or MNIST + them.  Training names the network's
-  outputs after the data's classes (``Playground.class_names``).
+  outputs after the data's classes (``Playground.class_names``).  A set not in memory yet is read off
+  the GUI thread first (chosen_data.py): the Start button says "Loading MNIST full…" meanwhile.
 - Settings: optimizer (Adam, SGD with momentum), learning rate, momentum, batch size,
   epochs, weight decay, random-shift augmentation.  They are taken at Start; changing one
   while paused ends the paused run (the weights stay), so the next Start uses it.
@@ -25,16 +26,16 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
                                QPushButton, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
-from PySide6.QtGui import QCursor
 
 from cnnstudio.core.document import Document
 from cnnstudio.io import model_file
-from cnnstudio.io.datasets import Digits, load_mnist_5k
+from cnnstudio.io.datasets import Digits
 from cnnstudio.io.model_file import ModelFileError
-from cnnstudio.training import TrainingSettings, make_dataset
+from cnnstudio.training import TrainingSettings
 from cnnstudio.qt.widgets.signals import listen
 from cnnstudio.qt.widgets import theme
 
+from .chosen_data import ChosenData
 from .curves import TrainingCurves
 from .format import progress_text, sentence
 from .idx_data import IdxData
@@ -46,7 +47,7 @@ ERROR_COLOUR = theme.LIGHT_ERROR
 REDRAW_INTERVAL_MS = 100         # the curves and the progress bar redraw 10 times a second
 
 
-class QtTrainingPanel(IdxData, QWidget):
+class QtTrainingPanel(IdxData, ChosenData, QWidget):
     """Train the playground's network live (objectName ``trainingPanel``).
 
     Parameters
@@ -62,6 +63,7 @@ class QtTrainingPanel(IdxData, QWidget):
     locks_changed = Signal()
     evaluation_due = Signal()     # training stopped or paused, or a model was loaded: time to evaluate
     message = Signal(str)         # one line for the status bar
+    data_ready = Signal()         # a set read off the GUI thread is in (or could not be read): ask again
 
     def __init__(self, playground, my_digits=None, controller: TrainingController | None = None, mnist=None,
                  document: Document | None = None, parent=None, fashion: bool | None = None):
@@ -73,8 +75,6 @@ class QtTrainingPanel(IdxData, QWidget):
         self.session = self.controller.session
         self.document = document or Document(playground, self.session)
         self.idx_digits: Digits | None = None
-        self._mnist: tuple[Digits, Digits] | None = mnist
-        self._named_sets: dict[str, tuple[Digits, Digits]] = {}  # "mnist-full", "fashion": kept once loaded
         self._fashion = fashion
         self._last_progress = None
         self._curves_dirty = False
@@ -84,6 +84,7 @@ class QtTrainingPanel(IdxData, QWidget):
         self._redraw_timer.timeout.connect(self._redraw_if_changed)
 
         self._build()
+        self._init_chosen_data(mnist)
         self._update_buttons()
 
         c = self.controller
@@ -98,6 +99,7 @@ class QtTrainingPanel(IdxData, QWidget):
         # (QWidget emits ``destroyed`` before deleting its children, so the controller is still there).
         QApplication.instance().aboutToQuit.connect(self.controller.shutdown)
         self.destroyed.connect(self.controller.shutdown)
+        self.destroyed.connect(self.loader.stop)  # a read under way ends first (the loader's own aboutToQuit too)
 
     @property
     def history(self):
@@ -121,8 +123,8 @@ class QtTrainingPanel(IdxData, QWidget):
         self.reset_button.setObjectName("resetButton")
         self.reset_button.setToolTip("Give every layer fresh random weights and clear the curves")
         self.reset_button.clicked.connect(lambda: self.reset_weights())
-        for button in (self.start_button, self.step_button, self.reset_button):
-            buttons.addWidget(button)
+        for button, stretch in ((self.start_button, 2), (self.step_button, 1), (self.reset_button, 1)):
+            buttons.addWidget(button, stretch)  # Start the widest: it says "Loading Fashion-MNIST…" meanwhile
         controls.addLayout(buttons)
 
         self.form = TrainingSettingsForm(fashion=self._fashion)
@@ -210,31 +212,6 @@ class QtTrainingPanel(IdxData, QWidget):
             self.controller.stop()
             self.show_status("Settings changed: the next Start trains from the current weights with them.")
 
-    def datasets(self) -> tuple[Digits, Digits]:
-        """The (train, test) digits of the chosen data (``ValueError``/``DatasetError`` with the reason)."""
-        settings = self.settings()
-        if settings.data == "mnist":
-            if self._mnist is None:
-                self._mnist = load_mnist_5k()
-            return self._mnist
-        if settings.data in ("mnist-full", "fashion"):
-            if settings.data not in self._named_sets:  # 70,000 images: half a second the first time
-                QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
-                try:
-                    self._named_sets = {settings.data: make_dataset(settings)}  # one large set kept at a time
-                finally:
-                    QApplication.restoreOverrideCursor()
-            return self._named_sets[settings.data]
-        return make_dataset(settings, my_digits=self.my_digits, idx=self.idx_digits)
-
-    def test_digits(self) -> Digits | None:
-        """The chosen data's test digits, or None when they cannot be had (the reason goes to the status line)."""
-        try:
-            return self.datasets()[1]
-        except ValueError as err:
-            self.show_status(sentence(err), error=True)
-            return None
-
     # ------------------------------------------------------------------ commands
     def toggle_training(self) -> None:
         """Start, pause or resume, by the state the button shows."""
@@ -247,7 +224,32 @@ class QtTrainingPanel(IdxData, QWidget):
             self.start()
 
     def start(self, paused: bool = False) -> bool:
-        """Begin a run with the controls' settings; False (and the reason shown) when it cannot."""
+        """Begin a run with the controls' settings; False (and the reason shown) when it cannot.
+
+        Data not in memory yet (full MNIST or Fashion-MNIST, the first time) is read off the GUI thread first:
+        True, and the run begins once it is in (a failed read shows its reason then).
+        """
+        return self._start(paused)
+
+    def _start(self, paused: bool, step: bool = False) -> bool:
+        if self._pending_start is not None:
+            return True  # the data for a run is being read: a second press starts nothing more
+        try:
+            settings = self.settings()
+        except ValueError as err:
+            self.show_status(sentence(err), error=True)
+            return False
+        if not self.datasets_ready(settings.data):
+            self._load_for_start(settings, paused, step)
+            return True
+        if not self._begin_run(paused):
+            return False
+        if step:
+            self.controller.step_once()
+        return True
+
+    def _begin_run(self, paused: bool) -> bool:
+        """Begin a run on the chosen data, which is in memory; False (and the reason shown) when it cannot."""
         try:
             settings = self.settings()
             train, test = self.datasets()
@@ -268,11 +270,12 @@ class QtTrainingPanel(IdxData, QWidget):
 
     def step(self) -> None:
         """Train on one mini-batch (beginning a paused run if there is none)."""
-        if self.controller.state == "running":
+        if self.controller.state == "running" or self._pending_start is not None:
             return
-        if not self.controller.has_session and not self.start(paused=True):
-            return
-        self.controller.step_once()
+        if self.controller.has_session:
+            self.controller.step_once()
+        else:
+            self._start(paused=True, step=True)  # steps once the run begins (after its data is read)
 
     def reset_weights(self, confirm: bool = True) -> bool:
         """Give every layer fresh random weights and clear the curves (after asking); Undo reset takes it back."""
@@ -405,8 +408,11 @@ class QtTrainingPanel(IdxData, QWidget):
     def _update_buttons(self) -> None:
         state = self.controller.state
         running = state == "running"
-        self.start_button.setText({"running": "Pause", "pausing": "Resume", "paused": "Resume"}.get(state, "Start"))
-        self.step_button.setEnabled(not running)
+        loading = self.loading
+        self.start_button.setText(f"Loading {loading}…" if loading else
+                                  {"running": "Pause", "pausing": "Resume", "paused": "Resume"}.get(state, "Start"))
+        self.start_button.setEnabled(loading is None)
+        self.step_button.setEnabled(not running and loading is None)
         self.form.set_running(running)
         self.load_model_button.setEnabled(not running)
 

@@ -21,20 +21,21 @@ that no input in [0, 1] can make fire (:func:`activation_upper_bound` <= 0) is *
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cnnstudio.core.receptive_field import MapTarget, Rect, receptive_field
 from cnnstudio.engine import (
+    Network,
     activation_forward,
     avgpool2d_forward,
     conv2d_forward,
     maxpool2d_forward,
 )
 
-STEPS = 40
-LEARNING_RATE = 0.15   # per step, in pixel units (the step is the gradient scaled to a largest value of 1)
+STEPS = 60
+LEARNING_RATE = 0.2   # per step, in pixel units (the step is the gradient scaled to a largest value of 1)
 L2 = 0.02              # pull toward mid-grey, relative to the scaled gradient: pixels the unit barely uses stay grey
 GREY = 0.5             # the start outside the receptive field and what the L2 pull aims at: "does not matter"
 BLUR_FROM = 6          # smooth the step when the centre unit's field is at least this many pixels across
@@ -190,17 +191,22 @@ def ascend(network, stage: int, filters=None, steps: int = STEPS, lr: float = LE
     x = np.ascontiguousarray(starts[choice])
     objective = np.zeros((F, g.filters, g.height, g.width), dtype=np.float32)
     objective[rows, filters, row, col] = 1.0                                     # one-hot: the centre unit
+    # Climb the unit's value before its activation function: the activations are monotone, so the input
+    # that maximises one maximises the other, and a unit that starts dead (ReLU of a negative value: zero
+    # gradient) still has a slope to climb.
+    activation = network.conv_specs[stage].activation
+    climber = _without_activation(network, stage)
     history = np.zeros((steps + 1, F), dtype=np.float32)
     for step in range(steps + 1):
         if jitter and step < steps:  # climb a shifted copy, so no pattern depends on one exact pixel grid
             dy, dx = (int(v) for v in rng.integers(-jitter, jitter + 1, 2))
-            result = network.input_gradients(np.roll(x, (dy, dx), axis=(2, 3)), stage=stage,
+            result = climber.input_gradients(np.roll(x, (dy, dx), axis=(2, 3)), stage=stage,
                                              grad_activation=objective)
             gradient = np.roll(result.input, (-dy, -dx), axis=(2, 3))
         else:
-            result = network.input_gradients(x, stage=stage, grad_activation=objective)
+            result = climber.input_gradients(x, stage=stage, grad_activation=objective)
             gradient = result.input
-        history[step] = result.activations[stage][rows, filters, row, col]
+        history[step] = activation_forward(result.activations[stage][rows, filters, row, col], activation)
         if step == steps:
             break
         if blur:
@@ -210,11 +216,20 @@ def ascend(network, stage: int, filters=None, steps: int = STEPS, lr: float = LE
         ascent = gradient / np.maximum(largest, 1e-12) - l2 * (x - GREY)
         rate = lr * (0.55 + 0.45 * np.cos(np.pi * step / max(steps, 1)))  # smaller steps at the end: it settles
         x = np.clip(x + rate * ascent, 0.0, 1.0).astype(np.float32)
-    maps = result.activations[stage][rows, filters]
+    maps = activation_forward(result.activations[stage][rows, filters], activation)
     blank = blank_activation(network, stage)[filters]
     return Ascent(x, filters, maps[:, row, col].astype(np.float32), blank.astype(np.float32),
                   maps.max(axis=(1, 2)).astype(np.float32), maps.mean(axis=(1, 2)).astype(np.float32),
                   history, (row, col), field)
+
+
+def _without_activation(network, stage: int):
+    """A copy of ``network`` whose conv stage ``stage`` has no activation function (the same weights)."""
+    layers = list(network.layers)
+    layers[stage] = replace(layers[stage], activation="none")
+    climber = Network(layers, network.input_shape)
+    climber.set_state(network.params)
+    return climber
 
 
 def maximise_activation(network, stage: int, filters=None, steps: int = STEPS, lr: float = LEARNING_RATE,

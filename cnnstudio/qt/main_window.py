@@ -178,9 +178,11 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.inspect_dock = InspectDock(InspectContext(
             self.playground, self.canvas_model, self.training_controller, self.training.panel.datasets_now,
             lambda text, ms=8000: self.statusBar().showMessage(text, ms)), self)
-        # the digit space shows the chosen data's test digits: follow the choice, and a large set's loading
+        # the digit space shows the chosen data's test digits: follow the choice, and a large set's loading;
+        # top patches asked for while the data was loading are found when it arrives
         space_view = self.inspect_dock.views["space_view"]
         self.training.panel.data_ready.connect(space_view.data_changed)
+        self.training.panel.data_ready.connect(self.inspect_dock.views["filters_view"].data_changed)
         self.training.panel.form.data_combo.currentIndexChanged.connect(lambda *_: space_view.data_changed())
         self.docks = (self.training, self.explain_dock, self.inspect_dock)
         for dock, key in zip(self.docks, ("training", "explain", "inspect")):

@@ -2,7 +2,7 @@
 nine training patches that excite it most.
 
 The picture is activation maximisation of the filter's centre unit: gradient ascent on the pixels of
-its receptive field (40 steps, all the layer's filters as one batch) from a seeded start, everything
+its receptive field (60 steps, all the layer's filters as one batch) from a seeded start, everything
 else mid-grey ("does not matter"), so the same weights always give the same picture.  A card shows the
 field (outlined) with a pixel of its surroundings.  It runs in a worker thread (tens of milliseconds)
 and again whenever the weights change (latest wins, only while the tab is shown).  The top patches scan
@@ -167,6 +167,7 @@ class FiltersView(QWidget):
         self.context = context
         self.playground = context.playground
         self.version = 0             # bumps with every weight change
+        self._patches_wanted = False  # "Find top patches" was pressed while the data was still loading
         self.ascents: dict[int, tuple[int, object]] = {}   # stage -> (version, AscentResult)
         self.patches: dict[int, tuple[int, object]] = {}   # stage -> (version, TopPatches)
         self.ascent_runs = 0         # results shown (tests and benchmarks count them)
@@ -317,6 +318,11 @@ class FiltersView(QWidget):
         self.status.setText(f"Climbing the pixels for conv {stage + 1}'s filters...")
         self.computer.request(FiltersRequest(ASCENT, self.playground.network.copy(), stage, version=self.version))
 
+    def data_changed(self) -> None:
+        """The Training dock's data arrived or changed: scan it if the learner asked while there was none."""
+        if self._patches_wanted:
+            self.compute_patches()
+
     def compute_patches(self) -> None:
         """Scan the Training dock's training digits for each filter's top 9 patches (in the worker)."""
         stage = self.stage
@@ -324,9 +330,11 @@ class FiltersView(QWidget):
             return
         try:
             train = self.context.data_source()[0]
-        except ValueError as err:
+        except ValueError as err:  # e.g. still loading: ``data_changed`` asks again when the data arrives
             self.reason.setText(f"No data for top patches: {err}")
+            self._patches_wanted = True
             return
+        self._patches_wanted = False
         network = self.playground.network
         if tuple(train.images.shape[1:2]) != network.input_shape[:1]:
             self.reason.setText(f"{train.name or 'The training data'} has {train.images.shape[1]} channel(s); this "

@@ -184,6 +184,7 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.training.panel.data_ready.connect(space_view.data_changed)
         self.training.panel.data_ready.connect(self.inspect_dock.views["filters_view"].data_changed)
         self.training.panel.form.data_combo.currentIndexChanged.connect(lambda *_: space_view.data_changed())
+        QApplication.instance().aboutToQuit.connect(self.inspect_dock.stop)  # its threads end before the app
         self.docks = (self.training, self.explain_dock, self.inspect_dock)
         for dock, key in zip(self.docks, ("training", "explain", "inspect")):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)

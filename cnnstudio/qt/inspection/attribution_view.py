@@ -79,7 +79,8 @@ class AttributionView(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=0)  # coalesce a burst into one request per turn
         self._timer.timeout.connect(self.refresh)
         self.class_box.currentIndexChanged.connect(lambda *_: self._ask(METHODS))
-        self.layer_box.currentIndexChanged.connect(lambda *_: self._ask(("grad_cam",)))
+        self._chosen_layer: int | None = None  # the Grad-CAM stage the learner picked (None: the last one)
+        self.layer_box.currentIndexChanged.connect(self._layer_chosen)
         events = self.playground.events
         listen(self, events.activations_changed, self._playground_changed)
         listen(self, events.architecture_changed, self._architecture_changed)
@@ -104,8 +105,12 @@ class AttributionView(QWidget):
             self.class_box.setCurrentIndex(max(index, 0))
         self._name_predicted()
 
+    def _layer_chosen(self, index: int) -> None:
+        self._chosen_layer = index
+        self._ask(("grad_cam",))
+
     def _fill_layers(self) -> None:
-        chosen = self.layer_box.currentIndex()
+        chosen = -1 if self._chosen_layer is None else self._chosen_layer
         names = conv_stage_names(self.playground.network)
         with qt_signals_blocked(self.layer_box):
             self.layer_box.clear()

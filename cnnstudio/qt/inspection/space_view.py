@@ -169,6 +169,8 @@ class DigitSpaceView(QWidget):
         """The Training dock's chosen data changed, or finished loading: take its test digits (when shown)."""
         if self.isVisible():
             self._check_digits()
+            if self._stale:
+                self._weights_changed()
 
     def _training_state_changed(self, *args) -> None:
         if self.isVisible():

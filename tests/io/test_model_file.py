@@ -11,6 +11,7 @@ import pytest
 from cnnstudio.engine import ConvSpec, DenseSpec, Network
 from cnnstudio.io import atomic
 from cnnstudio.io.datasets import load_mnist_5k
+from cnnstudio.io.catalog import load_mnist_full
 from cnnstudio.io.model_file import (DEFAULT_MODEL_PATH, LoadedModel, ModelFileError, load_default_network,
                                         load_model, save_model)
 from cnnstudio.core.playground import Playground
@@ -303,9 +304,9 @@ def test_the_shipped_model_is_trained():
     loaded = load_model(DEFAULT_MODEL_PATH)
     assert [type(s) for s in loaded.network.layers] == [ConvSpec, ConvSpec, DenseSpec]
     assert loaded.network.input_shape == (1, 28, 28)
-    assert loaded.settings is not None and loaded.test_accuracy >= 0.96
-    accuracy = evaluate(loaded.network, load_mnist_5k()[1]).accuracy
-    assert accuracy == pytest.approx(loaded.test_accuracy, abs=1e-9) and accuracy >= 0.96
+    assert loaded.settings is not None and loaded.settings["data"] == "mnist-full" and loaded.test_accuracy >= 0.98
+    accuracy = evaluate(loaded.network, load_mnist_full()[1]).accuracy  # the 10,000 MNIST test digits
+    assert accuracy == pytest.approx(loaded.test_accuracy, abs=1e-9) and accuracy >= 0.98
 
 
 def test_load_default_network_gives_a_new_copy_each_time():

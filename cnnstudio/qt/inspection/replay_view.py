@@ -50,7 +50,7 @@ class ReplayView(QWidget):
         self._dirty = {"snapshots", "maps", "curve"}
         self._build()
         self._refresh_timer = QTimer(self, singleShot=True, interval=0)  # coalesce bursts: one update a turn
-        self._refresh_timer.timeout.connect(self.refresh)
+        self._refresh_timer.timeout.connect(self._refresh_if_shown)
         self._curve_timer = QTimer(self, singleShot=True, interval=CURVE_INTERVAL_MS)
         self._curve_timer.timeout.connect(lambda: self._changed("curve"))
         self._play_timer = QTimer(self, interval=PLAY_INTERVAL_MS)
@@ -210,6 +210,11 @@ class ReplayView(QWidget):
             self.select(self.recorder.nearest(box.mapSceneToView(event.scenePos()).x()))
 
     # ------------------------------------------------------------------ drawing
+    def _refresh_if_shown(self) -> None:
+        """The coalesced update, unless the view was hidden since it was asked for (showEvent catches up)."""
+        if self.isVisible():
+            self.refresh()
+
     def refresh(self) -> None:
         """Bring what is dirty up to date (the snapshots, the pictures, the curve)."""
         dirty, self._dirty = self._dirty, set()

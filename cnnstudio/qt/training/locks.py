@@ -28,11 +28,13 @@ class LockButtons(QGroupBox):
         self.grid.setSpacing(2)
         self.rebuild()
         listen(self, playground.events.architecture_changed, self.rebuild)
+
     def rebuild(self) -> None:
         """One row of buttons per conv layer, as the network is now."""
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
-            if widget is not None:
+            if widget is not None:  # hidden at once: until the deferred delete it would sit at its old place
+                widget.hide()
                 widget.deleteLater()
         self.buttons.clear()
         row = 0

@@ -29,7 +29,7 @@ def test_every_tab_is_one_click_away_and_shows_its_view(qtbot, window):
         qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
         view = dock.views[module]
         qtbot.waitUntil(view.isVisible)
-        assert dock.tabs.currentWidget() is view and view.objectName() == object_name
+        assert dock.tabs.currentWidget().widget() is view and view.objectName() == object_name
         assert window.findChild(type(view), object_name) is view
 
 
@@ -62,3 +62,15 @@ def test_the_digit_space_follows_the_data_chosen_in_the_training_dock(qtbot, win
     combo.setCurrentIndex(combo.findData("mnist-full"))
     qtbot.waitUntil(lambda: space.digits is not None and len(space.digits) == 10000, timeout=30000)
     assert len(space.indices) == 1000
+
+
+def test_on_a_laptop_screen_the_dock_keeps_to_its_share_and_its_views_scroll(qtbot, window):
+    window.resize(1366, 768)
+    qtbot.waitUntil(lambda: window.height() == 768)
+    qtbot.wait(100)  # the window's layout settles at its new size
+    window.inspect_dock.show_tab("adversarial_view")
+    qtbot.waitUntil(lambda: window.inspect_dock.height() > 0)
+    qtbot.wait(100)
+    assert window.inspect_dock.minimumSizeHint().height() < 200  # no view sets the dock's least height
+    assert window.inspect_dock.height() <= 0.45 * window.height()
+    assert window.canvas.height() >= 150  # the drawing stays usable beside the dock

@@ -17,7 +17,7 @@ def open_filters(qtbot, window):
     qtbot.waitUntil(dock.isVisible)
     view = dock.views["filters_view"]
     bar = dock.tabs.tabBar()
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(dock.tabs.indexOf(view)).center())
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(dock.tabs.indexOf(dock.pages["filters_view"])).center())
     qtbot.waitUntil(view.isVisible)
     return view
 

@@ -13,7 +13,9 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabWidget
+
+from cnnstudio.qt.window_layout import DOCK_SHARE
 
 DOCK_HEIGHT = 480
 
@@ -60,11 +62,16 @@ class InspectDock(QDockWidget):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("inspectTabs")
         self.views: dict[str, object] = {}
-        for title, module, name, object_name in TABS:
+        self.pages: dict[str, QScrollArea] = {}  # each view in a scroll area: on a laptop the dock keeps to its
+        for title, module, name, object_name in TABS:  # share of the window and the view scrolls
             view = self._make_view(module, name, context)
             view.setObjectName(object_name)
-            self.views[module] = view
-            self.tabs.addTab(view, title)
+            page = QScrollArea()
+            page.setWidgetResizable(True)
+            page.setFrameShape(QFrame.Shape.NoFrame)
+            page.setWidget(view)
+            self.views[module], self.pages[module] = view, page
+            self.tabs.addTab(page, title)
         self.setWidget(self.tabs)
         self.toggle_action = self.toggleViewAction()
         self.toggle_action.setText("&Inspect panel")
@@ -79,7 +86,7 @@ class InspectDock(QDockWidget):
         """Show the dock with the view of ``module`` (e.g. ``"attribution_view"``) in front."""
         self.show()
         self.raise_()
-        self.tabs.setCurrentWidget(self.views[module])
+        self.tabs.setCurrentWidget(self.pages[module])
 
     def stop(self) -> None:
         """Stop every view's background work (the window calls this as it closes)."""
@@ -91,4 +98,5 @@ class InspectDock(QDockWidget):
     def _grow_when_shown(self, visible: bool) -> None:
         window = self.parent()
         if visible and self.height() < DOCK_HEIGHT // 2 and window is not None and hasattr(window, "resizeDocks"):
-            window.resizeDocks([self], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+            # never more than a bottom dock's share of the window: the drawing must stay usable beside it
+            window.resizeDocks([self], [min(DOCK_HEIGHT, int(window.height() * DOCK_SHARE))], Qt.Orientation.Vertical)

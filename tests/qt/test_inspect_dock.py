@@ -29,7 +29,8 @@ def test_every_tab_is_one_click_away_and_shows_its_view(qtbot, window):
         qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
         view = dock.views[module]
         qtbot.waitUntil(view.isVisible)
-        assert dock.tabs.currentWidget().widget() is view and view.objectName() == object_name
+        assert dock.tabs.currentWidget() is dock.pages[module] and dock.pages[module].widget() is view
+        assert view.objectName() == object_name
         assert window.findChild(type(view), object_name) is view
 
 

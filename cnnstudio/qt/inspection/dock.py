@@ -11,9 +11,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabWidget, QWidget
 
 from cnnstudio.qt.window_layout import DOCK_SHARE
 
@@ -50,6 +50,34 @@ class InspectContext:
     message: Callable
 
 
+class ViewPage(QScrollArea):
+    """A view as tall as the dock gives it, never less than its least size: then it scrolls.
+
+    So on a laptop the dock keeps to its share of the window.  (A plain resizable scroll area would
+    make a view whose maps are sized by their width as tall as that width asks, and scroll it.)
+    """
+
+    def __init__(self, view: QWidget):
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(view)
+        view.installEventFilter(self)  # its least size may change (a new network): fit it again
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.fit()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def fit(self) -> None:
+        view, least = self.widget(), self.widget().minimumSizeHint()
+        view.resize(max(self.viewport().width(), least.width()), max(self.viewport().height(), least.height()))
+
+
 class InspectDock(QDockWidget):
     """The Inspect views as tabs in a dock (objectName ``inspectDock``); ``toggle_action`` (Ctrl+I) shows it."""
 
@@ -62,16 +90,12 @@ class InspectDock(QDockWidget):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("inspectTabs")
         self.views: dict[str, object] = {}
-        self.pages: dict[str, QScrollArea] = {}  # each view in a scroll area: on a laptop the dock keeps to its
-        for title, module, name, object_name in TABS:  # share of the window and the view scrolls
+        self.pages: dict[str, ViewPage] = {}  # the tabs' widgets: each view in a page that scrolls
+        for title, module, name, object_name in TABS:
             view = self._make_view(module, name, context)
             view.setObjectName(object_name)
-            page = QScrollArea()
-            page.setWidgetResizable(True)
-            page.setFrameShape(QFrame.Shape.NoFrame)
-            page.setWidget(view)
-            self.views[module], self.pages[module] = view, page
-            self.tabs.addTab(page, title)
+            self.views[module], self.pages[module] = view, ViewPage(view)
+            self.tabs.addTab(self.pages[module], title)
         self.setWidget(self.tabs)
         self.toggle_action = self.toggleViewAction()
         self.toggle_action.setText("&Inspect panel")

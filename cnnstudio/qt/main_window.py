@@ -194,9 +194,22 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
             # after the dock's own sizing (connected first): never more than a share of the window
             # (deferred: the dock's own sizing is applied by the layout after this signal)
             dock.visibilityChanged.connect(lambda visible, d=dock: visible and QTimer.singleShot(
-                0, lambda: leave_room_for_panels(self, d)))
+                0, lambda: self._dock_shown(d)))
         share_dock_place(self, self.docks)
         self.explain_dock.maps_requested.connect(self._show_maps)
+
+    def _dock_shown(self, dock) -> None:
+        """A bottom dock opened: it takes at most its share, and the drawing keeps room to draw in."""
+        leave_room_for_panels(self, dock)
+        if dock.isFloating():
+            return
+        # on a short screen the left column's larger part goes to the drawing: the learner draws and
+        # watches the dock (the kernels scroll)
+        sizes = self._left.sizes()
+        total = sum(sizes)
+        wanted = min(self.sections["canvas"].sizeHint().height(), int(total * 0.75))
+        if sizes[0] < wanted:
+            self._left.setSizes([wanted, total - wanted])
 
     def _build_menus(self) -> None:
         menus = self.menuBar()

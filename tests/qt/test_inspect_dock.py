@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabBar
 
 from cnnstudio.qt.inspection.dock import TABS
+from cnnstudio.qt.panels.kernel_editor.editor import FOOTER_FROM_HEIGHT
 from cnnstudio.qt.window_help import PANEL_HELP
 
 
@@ -74,4 +75,12 @@ def test_on_a_laptop_screen_the_dock_keeps_to_its_share_and_its_views_scroll(qtb
     qtbot.wait(100)
     assert window.inspect_dock.minimumSizeHint().height() < 200  # no view sets the dock's least height
     assert window.inspect_dock.height() <= 0.45 * window.height()
-    assert window.canvas.height() >= 150  # the drawing stays usable beside the dock
+    canvas_part, kernels_part = window._left.sizes()
+    assert canvas_part >= 0.65 * (canvas_part + kernels_part)  # the drawing keeps room to draw in
+    editor = window.kernel_editor  # squeezed, it drops its legend and hints rather than drawing them over each other
+    assert editor.footer.isHidden() == (editor.height() < FOOTER_FROM_HEIGHT)
+    assert editor.footer.isHidden() or editor.footer.geometry().top() >= editor.scroll.geometry().bottom()
+    window.inspect_dock.hide()
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: editor.height() >= FOOTER_FROM_HEIGHT)
+    qtbot.waitUntil(lambda: not editor.footer.isHidden())  # room again: the legend comes back

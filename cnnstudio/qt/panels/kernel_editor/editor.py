@@ -24,6 +24,8 @@ from cnnstudio.qt.panels.kernel_editor.words import DOWN, UP, push_words
 from cnnstudio.qt.widgets.export import export_menu
 from cnnstudio.qt.widgets.signals import listen, qt_signals_blocked
 
+FOOTER_FROM_HEIGHT = 190  # px: below this the editor shows its cards without the legend and the hints
+
 
 class QtKernelEditor(QWidget):
     """Edit the kernels and biases of a conv layer by clicking, scrolling and typing.
@@ -139,7 +141,9 @@ class QtKernelEditor(QWidget):
         keys.addWidget(self.scale)
         keys.addWidget(self.gradients_check)
         keys.addStretch(1)
-        footer = QHBoxLayout()
+        self.footer = QWidget(objectName="kernelFooter")
+        footer = QHBoxLayout(self.footer)
+        footer.setContentsMargins(0, 0, 0, 0)
         footer.addLayout(keys)
         footer.addLayout(words, 1)
         layout = QVBoxLayout(self)
@@ -148,7 +152,7 @@ class QtKernelEditor(QWidget):
         layout.addLayout(top)
         layout.addLayout(presets)
         layout.addWidget(self.scroll, 1)
-        layout.addLayout(footer)
+        layout.addWidget(self.footer)
 
         self.layer_combo.currentIndexChanged.connect(self._on_layer_chosen)
         self.channel_spin.valueChanged.connect(self._on_channel_chosen)
@@ -164,6 +168,14 @@ class QtKernelEditor(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(460, 480)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Squeezed below what the footer needs (a short laptop screen with a dock open, where the drawing
+        # takes the column's larger part), the legend and the hints give their room to the cards.
+        squeezed = event.size().height() < FOOTER_FROM_HEIGHT
+        if self.footer.isHidden() != squeezed:
+            self.footer.setHidden(squeezed)
 
     # -- what is shown
     @property

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from cnnstudio.engine import set_engine_threads
 from cnnstudio.inspection.attribution import METHODS, attribute_all
+from cnnstudio.qt.widgets.worker_thread import end_worker_thread, start_worker_thread
 
 
 @dataclass
@@ -59,14 +60,9 @@ class AttributionComputer(QObject):
         self._pending: AttributionRequest | None = None
         self._running: AttributionRequest | None = None
         self._token = 0
-        self._thread = QThread()
-        self._thread.setObjectName("attributionWorker")
         self._worker = _AttributionWorker()
-        self._worker.moveToThread(self._thread)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._submit.connect(self._worker.compute)
-        self._worker.done.connect(self._done)
-        self._thread.start()
+        self._thread = start_worker_thread(self, self._worker, self._submit, self._worker.compute,
+                                           self._worker.done, self._done, "attributionWorker")
 
     def request(self, request: AttributionRequest) -> None:
         """Compute ``request`` now if idle, else after the running one (replacing any older waiting one)."""
@@ -98,6 +94,4 @@ class AttributionComputer(QObject):
 
     def stop(self) -> None:
         self._pending = None
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        end_worker_thread(self._thread)

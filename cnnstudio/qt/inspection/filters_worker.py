@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from cnnstudio.engine import set_engine_threads
 from cnnstudio.inspection.filter_wants import (
@@ -21,6 +21,7 @@ from cnnstudio.inspection.filter_wants import (
     ascend,
     top_patches,
 )
+from cnnstudio.qt.widgets.worker_thread import end_worker_thread, start_worker_thread
 
 ASCENT, PATCHES = "ascent", "patches"
 
@@ -88,14 +89,10 @@ class FiltersComputer(QObject):
         self._pending: dict[str, FiltersRequest] = {}
         self._token = 0
         self._newest = {ASCENT: 0, PATCHES: 0}
-        self._thread = QThread()
         self._worker = _FiltersWorker()
-        self._worker.moveToThread(self._thread)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._submit.connect(self._worker.compute)
-        self._worker.done.connect(self._done)
         self._worker.progress.connect(self._progress)
-        self._thread.start()
+        self._thread = start_worker_thread(self, self._worker, self._submit, self._worker.compute,
+                                           self._worker.done, self._done, "filtersWorker")
 
     def request(self, request: FiltersRequest) -> None:
         """Compute ``request`` now if idle, else after the running one (replacing an older waiting one of its kind)."""
@@ -143,6 +140,4 @@ class FiltersComputer(QObject):
     def stop(self) -> None:
         self._pending.clear()
         self._worker.newest_patches = -1  # a running scan stops at its next batch
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        end_worker_thread(self._thread)

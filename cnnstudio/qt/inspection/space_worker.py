@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from cnnstudio.engine import set_engine_threads
 from cnnstudio.inspection.digit_space import DigitSpace, digit_space, tsne_points
+from cnnstudio.qt.widgets.worker_thread import end_worker_thread, start_worker_thread
 
 
 @dataclass
@@ -62,16 +63,9 @@ class SpaceComputer(QObject):
         self._pending: SpaceRequest | None = None
         self._token = 0
         self._oldest_wanted = 0
-        self._thread = QThread()
         self._worker = _SpaceWorker()
-        self._worker.moveToThread(self._thread)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._submit.connect(self._worker.compute)
-        self._worker.done.connect(self._done)
-        self._thread.start()
-        app = QCoreApplication.instance()
-        if app is not None:  # never leave a running thread behind at exit, even if no one called stop()
-            app.aboutToQuit.connect(self.stop)
+        self._thread = start_worker_thread(self, self._worker, self._submit, self._worker.compute,
+                                           self._worker.done, self._done, "digitSpaceWorker")
 
     def request(self, request: SpaceRequest) -> None:
         """Compute ``request`` now if idle, else after the running one (replacing any older waiting one)."""
@@ -115,6 +109,4 @@ class SpaceComputer(QObject):
 
     def stop(self) -> None:
         self._pending = None
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        end_worker_thread(self._thread)

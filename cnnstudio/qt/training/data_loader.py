@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from cnnstudio.training import make_dataset
+from cnnstudio.qt.widgets.worker_thread import end_worker_thread, start_worker_thread
 
 # the data choices read from disk as a whole (no drawings, no opened file), and their short names
 CATALOG_SETS = {"mnist": "MNIST 5k", "mnist-full": "MNIST full", "fashion": "Fashion-MNIST"}
@@ -58,18 +59,9 @@ class DataLoader(QObject):
         super().__init__(parent)
         self.loading: str | None = None
         self._token = 0
-        # a child, so Python's clean-up at exit never destroys it running (stop() ends it, see below)
-        self._thread = QThread(self)
-        self._thread.setObjectName("dataLoaderThread")
         self._worker = _LoadWorker()
-        self._worker.moveToThread(self._thread)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._submit.connect(self._worker.load)
-        self._worker.done.connect(self._done)
-        self._thread.start()
-        app = QCoreApplication.instance()
-        if app is not None:  # never leave a running thread behind at exit, even if no one called stop()
-            app.aboutToQuit.connect(self.stop)
+        self._thread = start_worker_thread(self, self._worker, self._submit, self._worker.load,
+                                           self._worker.done, self._done, "dataLoaderThread")
 
     def request(self, settings) -> None:
         """Read ``settings.data`` (a ``CATALOG_SETS`` key) unless that is what is being read already."""
@@ -96,6 +88,4 @@ class DataLoader(QObject):
         """End the thread (the window is going); a read under way finishes first, its result unused."""
         self._token += 1
         self.loading = None
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        end_worker_thread(self._thread)

@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from cnnstudio.engine import set_engine_threads
 from cnnstudio.training import evaluate
+from cnnstudio.qt.widgets.worker_thread import end_worker_thread, start_worker_thread
 
 BATCH = 500  # images per forward pass: ``evaluate``'s own batch, so the logits are the same to the bit
 
@@ -96,18 +97,9 @@ class EvaluationComputer(QObject):
         self._tokens = _Tokens()
         self._token = 0
         self._digits = None  # the newest request's test digits, handed back with its result
-        # a child, so Python's clean-up at exit never destroys it running (stop() ends it, see below)
-        self._thread = QThread(self)
-        self._thread.setObjectName("evaluationThread")
         self._worker = _EvaluationWorker(self._tokens)
-        self._worker.moveToThread(self._thread)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._submit.connect(self._worker.evaluate)
-        self._worker.done.connect(self._done)
-        self._thread.start()
-        app = QCoreApplication.instance()
-        if app is not None:  # never leave a running thread behind at exit, even if no one called stop()
-            app.aboutToQuit.connect(self.stop)
+        self._thread = start_worker_thread(self, self._worker, self._submit, self._worker.evaluate,
+                                           self._worker.done, self._done, "evaluationThread")
 
     def request(self, network, digits) -> None:
         """Evaluate ``network`` (copied here) on ``digits``; a running evaluation is dropped."""
@@ -141,6 +133,4 @@ class EvaluationComputer(QObject):
     def stop(self) -> None:
         """End the thread (the window is going); a running evaluation stops at its next batch."""
         self.forget()
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        end_worker_thread(self._thread)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import LEAKY_SLOPE
 from .checks import expect_shape, float32_array, refuse
 from .dense import _softmax
 

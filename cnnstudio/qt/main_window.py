@@ -45,6 +45,7 @@ from cnnstudio.qt.training.dock import TrainingDock
 from cnnstudio.qt.training.worker import TrainingController
 from cnnstudio.qt.window_files import WindowFiles, screenshot_error  # noqa: F401 (screenshot_error: public)
 from cnnstudio.qt.window_help import PANEL_HELP, WindowHelp, panel_help_html
+from cnnstudio.qt.window_onnx import WindowOnnx  # File > Export / Import ONNX
 from cnnstudio.qt.window_layout import (DEFAULT_SIZE, SECTION_MINIMUM, Section, first_window_size,  # noqa: F401
                                         leave_room_for_panels, share_dock_place)
 from cnnstudio.qt.window_state import RecentFiles, open_settings, restore_window_state, save_window_state
@@ -184,7 +185,6 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.training.panel.data_ready.connect(space_view.data_changed)
         self.training.panel.data_ready.connect(self.inspect_dock.views["filters_view"].data_changed)
         self.training.panel.form.data_combo.currentIndexChanged.connect(lambda *_: space_view.data_changed())
-        QApplication.instance().aboutToQuit.connect(self.inspect_dock.stop)  # its threads end before the app
         self.docks = (self.training, self.explain_dock, self.inspect_dock)
         for dock, key in zip(self.docks, ("training", "explain", "inspect")):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
@@ -227,7 +227,6 @@ class MainWindow(WindowFiles, WindowHelp, QMainWindow):
         self.load_model_action.triggered.connect(lambda checked=False: self.open_model())
         for action in (self.training.open_idx_action, self.training.save_model_action, self.load_model_action):
             file_menu.addAction(action)
-        from cnnstudio.qt.window_onnx import WindowOnnx  # File > Export / Import ONNX (qt/window_onnx.py)
         self.onnx_files = WindowOnnx(self)
         file_menu.addAction(self.onnx_files.export_action)
         file_menu.addAction(self.onnx_files.import_action)
